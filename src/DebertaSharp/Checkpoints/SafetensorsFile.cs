@@ -1,0 +1,361 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using System.Text.Json;
+using TorchSharp;
+
+namespace DebertaSharp.Checkpoints;
+
+/// <summary>
+/// A read-only, memory-mapped <c>.safetensors</c> file: an 8-byte little-endian header length N, N bytes of JSON
+/// (<c>{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}</c>), then the data section.
+/// The header is validated strictly when the file is opened; tensor data is copied from the mapping straight into
+/// the storage of new tensors, so the file is never held in managed memory. Not thread-safe.
+/// </summary>
+public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
+{
+    /// <summary>The largest JSON header accepted (100 MB); real headers are a few hundred kilobytes at most.</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    private const string MetadataKey = "__metadata__";
+
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private byte* _base;
+    private readonly long _dataStart;
+    private readonly TensorEntry[] _entries;
+    private readonly Dictionary<string, (TensorEntry Entry, long Begin)> _byName;
+
+    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePointer,
+        long dataStart, IReadOnlyDictionary<string, string> metadata, TensorEntry[] entries,
+        Dictionary<string, (TensorEntry, long)> byName)
+    {
+        Path = path;
+        _map = map;
+        _view = view;
+        _base = basePointer;
+        _dataStart = dataStart;
+        Metadata = metadata;
+        _entries = entries;
+        _byName = byName;
+    }
+
+    /// <summary>The full path of the file.</summary>
+    public string Path { get; }
+
+    /// <summary>The <c>__metadata__</c> string pairs of the header (empty when absent).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The tensors in file order (by position in the data section).</summary>
+    public IReadOnlyList<TensorEntry> Entries => _entries;
+
+    /// <summary>
+    /// Opens and validates a safetensors file.
+    /// </summary>
+    /// <exception cref="CheckpointException">
+    /// The file is missing, unreadable, shorter than 8 bytes, has a header length beyond the file or above
+    /// <see cref="MaxHeaderBytes"/>, a header that is not a JSON object, an entry without dtype/shape/data_offsets,
+    /// an unknown dtype, a negative dimension, a size that does not match its offsets, offsets outside the data
+    /// section or overlapping, or a name given twice. The message names the file and, where it applies, the tensor.
+    /// </exception>
+    public static SafetensorsFile Open(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string fullPath = System.IO.Path.GetFullPath(path);
+        long fileLength;
+        MemoryMappedFile? map = null;
+        MemoryMappedViewAccessor? view = null;
+        byte* basePointer = null;
+        try
+        {
+            FileStream stream;
+            try
+            {
+                stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckpointException($"Cannot open safetensors file '{fullPath}': {e.Message}", e);
+            }
+            fileLength = stream.Length;
+            if (fileLength < 8)
+            {
+                stream.Dispose();
+                throw Invalid(fullPath, $"the file has {fileLength} bytes, fewer than the 8-byte header length.");
+            }
+            try
+            {
+                map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stream.Dispose();
+                throw new CheckpointException($"Cannot map safetensors file '{fullPath}': {e.Message}", e);
+            }
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
+            basePointer += view.PointerOffset;
+
+            var (dataStart, metadata, entries, byName) = ParseHeader(fullPath, basePointer, fileLength);
+            return new SafetensorsFile(fullPath, map, view, basePointer, dataStart, metadata, entries, byName);
+        }
+        catch
+        {
+            if (basePointer != null)
+            {
+                view!.SafeMemoryMappedViewHandle.ReleasePointer();
+            }
+            view?.Dispose();
+            map?.Dispose();
+            throw;
+        }
+    }
+
+    private static (long DataStart, IReadOnlyDictionary<string, string> Metadata, TensorEntry[] Entries,
+        Dictionary<string, (TensorEntry, long)> ByName) ParseHeader(string path, byte* basePointer, long fileLength)
+    {
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(basePointer, 8));
+        if (headerLength > MaxHeaderBytes)
+        {
+            throw Invalid(path, $"the header length {headerLength} is above the {MaxHeaderBytes}-byte limit.");
+        }
+        if (headerLength > (ulong)(fileLength - 8))
+        {
+            throw Invalid(path, $"the header length {headerLength} runs past the end of the file ({fileLength} bytes).");
+        }
+        long dataStart = 8 + (long)headerLength;
+        long dataLength = fileLength - dataStart;
+        var headerBytes = new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength).ToArray();
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(headerBytes, new JsonDocumentOptions { AllowDuplicateProperties = true, MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"Invalid safetensors file '{path}': the header is not valid JSON ({e.Message}).", e);
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw Invalid(path, $"the header is a JSON {root.ValueKind}, not an object.");
+            }
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var parsed = new List<(TensorEntry Entry, long Begin, long End, int Order)>();
+            foreach (var property in root.EnumerateObject())
+            {
+                if (!seen.Add(property.Name))
+                {
+                    throw Invalid(path, $"the name '{property.Name}' appears twice in the header.", property.Name);
+                }
+                if (property.Name == MetadataKey)
+                {
+                    ReadMetadata(path, property.Value, metadata);
+                    continue;
+                }
+                var (entry, begin, end) = ReadEntry(path, property.Name, property.Value, dataLength);
+                parsed.Add((entry, begin, end, parsed.Count));
+            }
+
+            // Sort by position so that overlaps show up between neighbours; zero-length tensors overlap nothing.
+            parsed.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.Order.CompareTo(b.Order));
+            (TensorEntry Entry, long End)? previous = null;
+            foreach (var p in parsed)
+            {
+                if (p.End == p.Begin)
+                {
+                    continue;
+                }
+                if (previous is { } prev && p.Begin < prev.End)
+                {
+                    throw Invalid(path, $"its bytes [{p.Begin}, {p.End}) overlap those of '{prev.Entry.Name}' (ending at {prev.End}).", p.Entry.Name);
+                }
+                previous = (p.Entry, p.End);
+            }
+
+            var entries = parsed.Select(p => p.Entry).ToArray();
+            var byName = parsed.ToDictionary(p => p.Entry.Name, p => (p.Entry, p.Begin), StringComparer.Ordinal);
+            return (dataStart, metadata, entries, byName);
+        }
+    }
+
+    private static void ReadMetadata(string path, JsonElement value, Dictionary<string, string> metadata)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid(path, $"'{MetadataKey}' is a JSON {value.ValueKind}, not an object of strings.");
+        }
+        foreach (var item in value.EnumerateObject())
+        {
+            if (item.Value.ValueKind != JsonValueKind.String)
+            {
+                throw Invalid(path, $"'{MetadataKey}' entry '{item.Name}' is a JSON {item.Value.ValueKind}, not a string.");
+            }
+            if (!metadata.TryAdd(item.Name, item.Value.GetString()!))
+            {
+                throw Invalid(path, $"'{MetadataKey}' entry '{item.Name}' appears twice.");
+            }
+        }
+    }
+
+    private static (TensorEntry Entry, long Begin, long End) ReadEntry(string path, string name, JsonElement value, long dataLength)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid(path, $"the entry is a JSON {value.ValueKind}, not an object.", name);
+        }
+        if (!value.TryGetProperty("dtype", out var dtypeElement))
+        {
+            throw Invalid(path, "the entry has no 'dtype'.", name);
+        }
+        if (!value.TryGetProperty("shape", out var shapeElement))
+        {
+            throw Invalid(path, "the entry has no 'shape'.", name);
+        }
+        if (!value.TryGetProperty("data_offsets", out var offsetsElement))
+        {
+            throw Invalid(path, "the entry has no 'data_offsets'.", name);
+        }
+
+        if (dtypeElement.ValueKind != JsonValueKind.String)
+        {
+            throw Invalid(path, $"'dtype' is a JSON {dtypeElement.ValueKind}, not a string.", name);
+        }
+        string dtype = dtypeElement.GetString()!;
+        if (!TensorDTypes.IsKnown(dtype))
+        {
+            throw Invalid(path, $"unknown or unsupported dtype '{dtype}' (supported: {string.Join(", ", TensorDTypes.Names)}).", name);
+        }
+
+        if (shapeElement.ValueKind != JsonValueKind.Array)
+        {
+            throw Invalid(path, $"'shape' is a JSON {shapeElement.ValueKind}, not an array.", name);
+        }
+        var shape = new List<long>();
+        foreach (var dim in shapeElement.EnumerateArray())
+        {
+            if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out long d))
+            {
+                throw Invalid(path, $"'shape' holds {dim.GetRawText()}, not an integer.", name);
+            }
+            if (d < 0)
+            {
+                throw Invalid(path, $"'shape' has the negative dimension {d}.", name);
+            }
+            shape.Add(d);
+        }
+
+        if (offsetsElement.ValueKind != JsonValueKind.Array || offsetsElement.GetArrayLength() != 2)
+        {
+            throw Invalid(path, $"'data_offsets' must be an array of two integers, got {offsetsElement.GetRawText()}.", name);
+        }
+        long begin = ReadOffset(path, name, offsetsElement[0]);
+        long end = ReadOffset(path, name, offsetsElement[1]);
+        if (end < begin)
+        {
+            throw Invalid(path, $"'data_offsets' [{begin}, {end}] ends before it begins.", name);
+        }
+        if (end > dataLength)
+        {
+            throw Invalid(path, $"'data_offsets' [{begin}, {end}] lie outside the data section of {dataLength} bytes.", name);
+        }
+
+        long byteLength;
+        try
+        {
+            long elements = 1;
+            foreach (long d in shape)
+            {
+                elements = checked(elements * d);
+            }
+            byteLength = checked(elements * TensorDTypes.SizeOf(dtype));
+        }
+        catch (OverflowException)
+        {
+            throw Invalid(path, $"the size of shape {TensorEntry.FormatShape(shape)} x {dtype} overflows a 64-bit integer.", name);
+        }
+        if (byteLength != end - begin)
+        {
+            throw Invalid(path, $"shape {TensorEntry.FormatShape(shape)} of {dtype} needs {byteLength} bytes but 'data_offsets' [{begin}, {end}] hold {end - begin}.", name);
+        }
+        return (new TensorEntry(name, dtype, shape, byteLength), begin, end);
+    }
+
+    private static long ReadOffset(string path, string name, JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out long value) || value < 0)
+        {
+            throw Invalid(path, $"'data_offsets' holds {element.GetRawText()}, not a non-negative 64-bit integer.", name);
+        }
+        return value;
+    }
+
+    private static CheckpointException Invalid(string path, string detail, string? name = null) =>
+        new(name is null
+            ? $"Invalid safetensors file '{path}': {detail}"
+            : $"Invalid safetensors file '{path}', tensor '{name}': {detail}");
+
+    /// <summary>True when the file holds a tensor called <paramref name="name"/>.</summary>
+    public bool Contains(string name) => _byName.ContainsKey(name);
+
+    /// <summary>The entry of <paramref name="name"/>.</summary>
+    /// <exception cref="CheckpointException">The file holds no such tensor.</exception>
+    public TensorEntry GetEntry(string name) =>
+        Find(name) ?? throw new CheckpointException($"The safetensors file '{Path}' has no tensor '{name}'.");
+
+    /// <summary>The entry of <paramref name="name"/>, or null when the file has none.</summary>
+    public TensorEntry? Find(string name) => _byName.TryGetValue(name, out var e) ? e.Entry : null;
+
+    /// <summary>Reads a tensor into a new CPU tensor of the file's dtype and shape (one copy, from the mapping into the tensor).</summary>
+    /// <exception cref="CheckpointException">The file holds no such tensor.</exception>
+    public torch.Tensor Read(string name)
+    {
+        var entry = GetEntry(name);
+        var tensor = torch.empty(entry.Shape, entry.ScalarType, torch.CPU);
+        try
+        {
+            CopyData(name, tensor);
+            return tensor;
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    bool ITensorFile.TryReadInto(string name, torch.Tensor destination)
+    {
+        var entry = GetEntry(name);
+        if (destination.device_type != DeviceType.CPU || destination.dtype != entry.ScalarType
+            || !destination.is_contiguous() || !destination.shape.SequenceEqual(entry.Shape))
+        {
+            return false;
+        }
+        CopyData(name, destination);
+        return true;
+    }
+
+    private void CopyData(string name, torch.Tensor destination)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        var (entry, begin) = _byName[name];
+        TensorMemory.CopyFrom(destination, _base + _dataStart + begin, entry.ByteLength);
+    }
+
+    /// <summary>Unmaps and closes the file. Tensors already read stay valid.</summary>
+    public void Dispose()
+    {
+        if (_base != null)
+        {
+            _base = null;
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+            _map.Dispose();
+        }
+    }
+}
