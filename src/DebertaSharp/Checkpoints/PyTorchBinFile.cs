@@ -94,6 +94,11 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
             stream = null!;
             return result;
         }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or EndOfStreamException or IOException)
+        {
+            // ZipArchive reads its central directory lazily, so damage can surface on any access to it.
+            throw new CheckpointException($"'{fullPath}' is not a readable zip archive: {e.Message}", e);
+        }
         finally
         {
             if (zip is not null)
@@ -356,7 +361,7 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
             using var s = _zip.GetEntry(recordName)!.Open();
             TensorMemory.ReadFrom(destination, s);
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or EndOfStreamException or IOException)
         {
             throw new CheckpointException($"'{Path}', tensor '{name}': cannot read the storage record '{recordName}': {e.Message}", e);
         }

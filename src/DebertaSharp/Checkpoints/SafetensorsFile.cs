@@ -126,6 +126,11 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
         long dataLength = fileLength - dataStart;
         var headerBytes = new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength).ToArray();
 
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+        {
+            // JsonDocument only notices bad UTF-8 inside strings when they are decoded, and then throws InvalidOperationException.
+            throw Invalid(path, "the header is not valid UTF-8.");
+        }
         JsonDocument document;
         try
         {

@@ -127,6 +127,21 @@ public class SafetensorsFileTests
     }
 
     [Fact]
+    public void HeaderThatIsNotUtf8OrTooDeepIsRefused()
+    {
+        using var temp = new TempFolder();
+        string path = temp.File("bad.safetensors");
+        byte[] header = [(byte)'{', (byte)'"', 0xFF, 0xFE, (byte)'"', (byte)':', (byte)'1', (byte)'}'];
+        File.WriteAllBytes(path, [8, 0, 0, 0, 0, 0, 0, 0, .. header]);
+        var e = Assert.Throws<CheckpointException>(() => SafetensorsFile.Open(path));
+        Assert.Contains(path, e.Message);
+
+        WriteRawSafetensors(path, "{\"__metadata__\": " + new string('[', 100) + new string(']', 100) + "}", 0);
+        e = Assert.Throws<CheckpointException>(() => SafetensorsFile.Open(path));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
     public void MissingFileAndMissingKeyAreCheckpointExceptions()
     {
         using var temp = new TempFolder();
