@@ -1,0 +1,34 @@
+using System.CommandLine;
+
+namespace DebertaSharp.Cli.Commands;
+
+/// <summary>Runs a command body and turns user errors into a one-line message and exit code 2.</summary>
+internal static class CliErrors
+{
+    public const int UserError = 2;
+
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (DebertaSharpException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return UserError;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return UserError;
+        }
+    }
+
+    /// <summary>A required folder option that must exist.</summary>
+    public static Option<DirectoryInfo> ModelOption() => new("--model")
+    {
+        Description = "Checkpoint folder (config.json + model.safetensors or pytorch_model.bin).",
+        Required = true,
+    };
+}

@@ -1,0 +1,48 @@
+using DebertaSharp.Configuration;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Modeling;
+
+/// <summary>Builds or loads the model class that matches a head or a checkpoint's <c>architectures</c>.</summary>
+public static class AutoModel
+{
+    /// <summary>Builds a randomly initialised model with the given head.</summary>
+    public static DebertaPreTrainedModel Create(DebertaConfig config, HeadKind head) => head switch
+    {
+        HeadKind.Base => new DebertaModel(config),
+        HeadKind.MaskedLM => new DebertaForMaskedLM(config),
+        HeadKind.SequenceClassification => new DebertaForSequenceClassification(config),
+        HeadKind.TokenClassification => new DebertaForTokenClassification(config),
+        HeadKind.QuestionAnswering => new DebertaForQuestionAnswering(config),
+        HeadKind.MultipleChoice => new DebertaForMultipleChoice(config),
+        _ => throw new ArgumentOutOfRangeException(nameof(head)),
+    };
+
+    /// <summary>The head named by <c>architectures[0]</c> of <paramref name="config"/>; the bare model when absent.</summary>
+    /// <exception cref="DebertaConfigurationException">An architecture DebertaSharp does not know.</exception>
+    public static HeadKind HeadOf(DebertaConfig config)
+    {
+        if (config.Architectures is not { Count: > 0 } archs) return HeadKind.Base;
+        return Architectures.Parse(archs[0]) ?? throw new DebertaConfigurationException(
+            $"Architecture '{archs[0]}' is not a DeBERTa architecture DebertaSharp supports; choose a head explicitly.");
+    }
+
+    /// <summary>
+    /// Loads a checkpoint folder with the given head, or with the head its <c>config.json</c> names when
+    /// <paramref name="head"/> is <c>null</c>.
+    /// </summary>
+    public static DebertaPreTrainedModel FromPretrained(string folder, HeadKind? head = null, Device? device = null, ScalarType? dtype = null)
+    {
+        var kind = head ?? HeadOf(DebertaConfig.FromFile(folder));
+        return kind switch
+        {
+            HeadKind.Base => DebertaModel.FromPretrained(folder, device, dtype),
+            HeadKind.MaskedLM => DebertaForMaskedLM.FromPretrained(folder, device, dtype),
+            HeadKind.SequenceClassification => DebertaForSequenceClassification.FromPretrained(folder, device, dtype),
+            HeadKind.TokenClassification => DebertaForTokenClassification.FromPretrained(folder, device, dtype),
+            HeadKind.QuestionAnswering => DebertaForQuestionAnswering.FromPretrained(folder, device, dtype),
+            HeadKind.MultipleChoice => DebertaForMultipleChoice.FromPretrained(folder, device, dtype),
+            _ => throw new ArgumentOutOfRangeException(nameof(head)),
+        };
+    }
+}

@@ -1,0 +1,160 @@
+using DebertaSharp.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Modeling;
+
+/// <summary>Residual output of a sub-layer: dense, dropout, LayerNorm(x + residual). HF keys: <c>*.output.*</c>.</summary>
+public sealed class DebertaResidualOutput : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the HF checkpoint keys
+    private readonly Linear dense;
+    private readonly LayerNorm LayerNorm;
+    private readonly Dropout dropout;
+#pragma warning restore IDE1006
+
+    /// <summary>Builds dense(<paramref name="inputSize"/> → hidden) + LayerNorm.</summary>
+    public DebertaResidualOutput(DebertaConfig config, int inputSize) : base("output")
+    {
+        dense = nn.Linear(inputSize, config.HiddenSize);
+        LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        dropout = nn.Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    /// <summary>LayerNorm(dropout(dense(<paramref name="x"/>)) + <paramref name="residual"/>).</summary>
+    public Tensor Forward(Tensor x, Tensor residual)
+    {
+        using var scope = NewDisposeScope();
+        return LayerNorm.forward(dropout.forward(dense.forward(x)) + residual).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Self-attention plus its residual output. HF keys: <c>attention.self.*</c>, <c>attention.output.*</c>.</summary>
+public sealed class DebertaAttention : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the HF checkpoint keys
+    private readonly DisentangledSelfAttention self;
+    private readonly DebertaResidualOutput output;
+#pragma warning restore IDE1006
+
+    /// <summary>Builds the attention block.</summary>
+    public DebertaAttention(DebertaConfig config) : base("attention")
+    {
+        self = new DisentangledSelfAttention(config);
+        output = new DebertaResidualOutput(config, config.NumAttentionHeads * config.HeadSize);
+        RegisterComponents();
+    }
+
+    /// <summary>The disentangled attention of this block.</summary>
+    public DisentangledSelfAttention Self => self;
+
+    /// <summary>Attention output [B, Lq, H] (residual is the query input) and optional probabilities.</summary>
+    public (Tensor Output, Tensor? Probabilities) Forward(Tensor hidden, Tensor keep, RelativeContext? relative,
+        Tensor? queryStates, bool outputAttentions)
+    {
+        using var scope = NewDisposeScope();
+        var (context, probs) = self.Forward(hidden, keep, relative, queryStates, outputAttentions);
+        var result = output.Forward(context, queryStates ?? hidden).MoveToOuterDisposeScope();
+        probs?.MoveToOuterDisposeScope();
+        return (result, probs);
+    }
+}
+
+/// <summary>Feed-forward expansion: dense(hidden → intermediate) + activation. HF keys: <c>intermediate.dense.*</c>.</summary>
+public sealed class DebertaIntermediate : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the HF checkpoint keys
+    private readonly Linear dense;
+#pragma warning restore IDE1006
+    private readonly string _activation;
+
+    /// <summary>Builds the expansion.</summary>
+    public DebertaIntermediate(DebertaConfig config) : base("intermediate")
+    {
+        dense = nn.Linear(config.HiddenSize, config.IntermediateSize);
+        _activation = config.HiddenAct;
+        RegisterComponents();
+    }
+
+    /// <summary>act(dense(x)).</summary>
+    public Tensor Forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return Activations.Apply(_activation, dense.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>One transformer layer: disentangled attention then feed-forward. HF keys: <c>encoder.layer.N.*</c>.</summary>
+public sealed class DebertaLayer : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the HF checkpoint keys
+    private readonly DebertaAttention attention;
+    private readonly DebertaIntermediate intermediate;
+    private readonly DebertaResidualOutput output;
+#pragma warning restore IDE1006
+
+    /// <summary>Builds the layer.</summary>
+    public DebertaLayer(DebertaConfig config) : base("layer")
+    {
+        attention = new DebertaAttention(config);
+        intermediate = new DebertaIntermediate(config);
+        output = new DebertaResidualOutput(config, config.IntermediateSize);
+        RegisterComponents();
+    }
+
+    /// <summary>The attention block.</summary>
+    public DebertaAttention Attention => attention;
+
+    /// <summary>
+    /// Layer output [B, Lq, H]. <paramref name="queryStates"/> (the Enhanced Mask Decoder's query) replaces the
+    /// query and the attention residual; keys and values always come from <paramref name="hidden"/>.
+    /// </summary>
+    public (Tensor Output, Tensor? Probabilities) Forward(Tensor hidden, Tensor keep, RelativeContext? relative,
+        Tensor? queryStates = null, bool outputAttentions = false)
+    {
+        using var scope = NewDisposeScope();
+        var (attended, probs) = attention.Forward(hidden, keep, relative, queryStates, outputAttentions);
+        var result = output.Forward(intermediate.Forward(attended), attended).MoveToOuterDisposeScope();
+        probs?.MoveToOuterDisposeScope();
+        return (result, probs);
+    }
+}
+
+/// <summary>
+/// DeBERTa-v2's convolution beside layer 0: conv1d over the encoder INPUT, zeroed at padding, activation,
+/// added to layer 0's output, LayerNorm, times the mask. HF keys: <c>encoder.conv.*</c>.
+/// </summary>
+public sealed class ConvLayer : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the HF checkpoint keys
+    private readonly Conv1d conv;
+    private readonly LayerNorm LayerNorm;
+    private readonly Dropout dropout;
+#pragma warning restore IDE1006
+    private readonly string _activation;
+
+    /// <summary>Builds the convolution of kernel <c>conv_kernel_size</c>, <c>conv_groups</c> groups.</summary>
+    public ConvLayer(DebertaConfig config) : base("conv")
+    {
+        int k = config.ConvKernelSize;
+        conv = nn.Conv1d(config.HiddenSize, config.HiddenSize, k, padding: (k - 1) / 2, groups: config.ConvGroups);
+        LayerNorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        dropout = nn.Dropout(config.HiddenDropoutProb);
+        _activation = config.ConvAct;
+        RegisterComponents();
+    }
+
+    /// <summary>Combines the encoder input <paramref name="hidden"/> with layer 0's output <paramref name="residual"/>; <paramref name="inputMask"/> [B, L].</summary>
+    public Tensor Forward(Tensor hidden, Tensor residual, Tensor inputMask)
+    {
+        using var scope = NewDisposeScope();
+        var outputs = conv.forward(hidden.permute(0, 2, 1)).permute(0, 2, 1);        // [B, L, H]
+        var padded = inputMask.eq(0).unsqueeze(-1);                                  // [B, L, 1]
+        outputs = outputs.masked_fill(padded, 0);
+        outputs = Activations.Apply(_activation, dropout.forward(outputs));
+        var normed = LayerNorm.forward(residual + outputs);
+        return (normed * inputMask.unsqueeze(-1).to(normed.dtype)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,182 @@
+using DebertaSharp.Checkpoints;
+using DebertaSharp.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Modeling;
+
+/// <summary>Which head a model carries on top of the encoder.</summary>
+public enum HeadKind
+{
+    /// <summary>No head: the bare encoder (<c>DebertaModel</c>).</summary>
+    Base,
+    /// <summary>Masked language modelling (<c>…ForMaskedLM</c>).</summary>
+    MaskedLM,
+    /// <summary>Sequence classification / regression (<c>…ForSequenceClassification</c>).</summary>
+    SequenceClassification,
+    /// <summary>Per-token classification (<c>…ForTokenClassification</c>).</summary>
+    TokenClassification,
+    /// <summary>Extractive question answering (<c>…ForQuestionAnswering</c>).</summary>
+    QuestionAnswering,
+    /// <summary>Multiple choice (<c>…ForMultipleChoice</c>).</summary>
+    MultipleChoice,
+}
+
+/// <summary>
+/// Base of every DeBERTa model: configuration, HF weight initialisation, forward entry point with a dispose scope,
+/// and HuggingFace-compatible <c>FromPretrained</c> / <c>SavePretrained</c>.
+/// Parameter names are HF's checkpoint keys (<c>deberta.encoder.layer.0.attention.self.query_proj.weight</c>).
+/// </summary>
+public abstract class DebertaPreTrainedModel : nn.Module
+{
+    /// <summary>HF's <c>base_model_prefix</c>: heads hold the encoder under this name.</summary>
+    public const string BasePrefix = "deberta";
+
+    /// <summary>Creates the module.</summary>
+    protected DebertaPreTrainedModel(string name, DebertaConfig config) : base(name)
+    {
+        config.Validate();
+        Config = config;
+    }
+
+    /// <summary>The configuration this model was built from.</summary>
+    public DebertaConfig Config { get; }
+
+    /// <summary>The head this model carries.</summary>
+    public abstract HeadKind Head { get; }
+
+    /// <summary>The report of the last <see cref="LoadWeights"/> / <c>FromPretrained</c>, if any.</summary>
+    public LoadReport? LoadReport { get; internal set; }
+
+    /// <summary>The encoder (this model itself for <see cref="DebertaModel"/>).</summary>
+    protected abstract DebertaModel BaseModel { get; }
+
+    /// <summary>The encoder.</summary>
+    public DebertaModel Deberta => BaseModel;
+
+    /// <summary>HF architecture name, e.g. <c>DebertaV2ForSequenceClassification</c>.</summary>
+    public string ArchitectureName => Architectures.Name(Config.ModelType, Head);
+
+    /// <summary>The device of the parameters.</summary>
+    public Device Device => parameters().First().device;
+
+    /// <summary>The floating-point dtype of the parameters.</summary>
+    public ScalarType DType => parameters().First().dtype;
+
+    /// <summary>
+    /// Runs the model. Tensors of the returned output belong to the caller (dispose the output);
+    /// every intermediate is freed before returning.
+    /// </summary>
+    /// <exception cref="DebertaInputException">Inputs with bad shapes, ids outside the vocabulary, empty batches, or too long.</exception>
+    public DebertaOutput Forward(DebertaInputs inputs, bool outputHiddenStates = false, bool outputAttentions = false)
+    {
+        using var scope = NewDisposeScope();
+        var output = ForwardCore(inputs, outputHiddenStates, outputAttentions);
+        foreach (var (_, t) in output.NamedTensors()) t.MoveToOuterDisposeScope();
+        return output;
+    }
+
+    /// <summary>Head-specific forward pass, called inside a dispose scope.</summary>
+    protected abstract DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions);
+
+    /// <summary>
+    /// HF's <c>_init_weights</c>: Linear and Embedding weights ~ N(0, initializer_range), biases 0, the padding row 0,
+    /// LayerNorm 1/0; other parameters (q_bias/v_bias, the MLM bias) 0, convolutions keep PyTorch's default.
+    /// </summary>
+    public void InitializeWeights()
+    {
+        using var noGrad = no_grad();
+        double std = Config.InitializerRange;
+        foreach (var (_, module) in named_modules())
+        {
+            switch (module)
+            {
+                case Linear linear:
+                    linear.weight!.normal_(0, std);
+                    linear.bias?.zero_();
+                    break;
+                case Embedding embedding:
+                    embedding.weight!.normal_(0, std);
+                    if (embedding.weight.shape[0] > Config.PadTokenId && ReferenceEquals(embedding, Deberta.Embeddings.WordEmbeddingModule))
+                        embedding.weight[Config.PadTokenId].zero_();
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies weights from <paramref name="checkpoint"/> into this model, handling the <c>deberta.</c> prefix as HF does.
+    /// Missing keys keep their initial values and are reported; unexpected and ignored keys are reported.
+    /// </summary>
+    /// <exception cref="CheckpointException">A tensor's shape differs from the parameter's (names the key and both shapes).</exception>
+    public LoadReport LoadWeights(CheckpointReader checkpoint) => LoadReport = WeightLoader.Load(this, checkpoint);
+
+    /// <summary>
+    /// Writes <c>config.json</c> and <c>model.safetensors</c> (HF layout, <c>__metadata__ {"format":"pt"}</c>) into
+    /// <paramref name="folder"/>, each atomically, so Python's <c>from_pretrained</c> reads it unchanged.
+    /// </summary>
+    public void SavePretrained(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var config = Config.Clone();
+        config.Architectures = [ArchitectureName];
+        config.TorchDtype = DType switch
+        {
+            ScalarType.Float16 => "float16",
+            ScalarType.BFloat16 => "bfloat16",
+            ScalarType.Float64 => "float64",
+            _ => "float32",
+        };
+        var state = state_dict();
+        SafetensorsWriter.Save(Path.Combine(folder, "model.safetensors"), state, new Dictionary<string, string> { ["format"] = "pt" });
+        config.Save(folder);
+    }
+
+    /// <summary>Loads the checkpoint folder into a freshly built model of type <typeparamref name="T"/>.</summary>
+    protected static T LoadPretrained<T>(string folder, Func<DebertaConfig, T> build, Device? device, ScalarType? dtype)
+        where T : DebertaPreTrainedModel
+    {
+        var config = DebertaConfig.FromFile(folder);
+        var model = build(config);
+        using (var checkpoint = CheckpointReader.Open(folder))
+            model.LoadWeights(checkpoint);
+        if (dtype is { } dt) model.to(dt);
+        if (device is not null) model.to(device);
+        model.eval();
+        return model;
+    }
+}
+
+/// <summary>HF architecture names for each model type and head.</summary>
+public static class Architectures
+{
+    /// <summary>The architecture name, e.g. <c>DebertaForMaskedLM</c> or <c>DebertaV2Model</c>.</summary>
+    public static string Name(DebertaModelType type, HeadKind head)
+    {
+        string prefix = type == DebertaModelType.Deberta ? "Deberta" : "DebertaV2";
+        return head switch
+        {
+            HeadKind.Base => prefix + "Model",
+            HeadKind.MaskedLM => prefix + "ForMaskedLM",
+            HeadKind.SequenceClassification => prefix + "ForSequenceClassification",
+            HeadKind.TokenClassification => prefix + "ForTokenClassification",
+            HeadKind.QuestionAnswering => prefix + "ForQuestionAnswering",
+            HeadKind.MultipleChoice => prefix + "ForMultipleChoice",
+            _ => throw new ArgumentOutOfRangeException(nameof(head)),
+        };
+    }
+
+    /// <summary>The head an HF architecture name denotes; <c>null</c> when unknown.</summary>
+    public static HeadKind? Parse(string architecture)
+    {
+        foreach (var head in Enum.GetValues<HeadKind>())
+            foreach (var type in Enum.GetValues<DebertaModelType>())
+                if (Name(type, head) == architecture) return head;
+        return architecture switch
+        {
+            "DebertaV2ForPreTraining" or "DebertaForPreTraining" => HeadKind.MaskedLM,
+            _ => null,
+        };
+    }
+}

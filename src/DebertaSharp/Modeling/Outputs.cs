@@ -1,0 +1,57 @@
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Modeling;
+
+/// <summary>
+/// What a forward pass returns. The output owns its tensors: dispose it (or move the tensors you keep)
+/// when done. Optional members are <c>null</c> when not requested or not applicable.
+/// </summary>
+public class DebertaOutput : IDisposable
+{
+    /// <summary>Final encoder output [B, L, hidden].</summary>
+    public required Tensor LastHiddenState { get; init; }
+
+    /// <summary>Embedding output then each layer's output (N + 1 tensors [B, L, hidden]), when requested.</summary>
+    public IReadOnlyList<Tensor>? HiddenStates { get; init; }
+
+    /// <summary>Each layer's attention probabilities [B, heads, L, L], when requested.</summary>
+    public IReadOnlyList<Tensor>? Attentions { get; init; }
+
+    /// <summary>Scalar (0-d) loss, when labels were given.</summary>
+    public Tensor? Loss { get; init; }
+
+    /// <summary>Head output: MLM [B, L, vocab], sequence classification [B, labels], token classification
+    /// [B, L, labels], multiple choice [B, choices]; <c>null</c> for the bare model and question answering.</summary>
+    public Tensor? Logits { get; init; }
+
+    /// <summary>Question answering: start scores [B, L].</summary>
+    public Tensor? StartLogits { get; init; }
+
+    /// <summary>Question answering: end scores [B, L].</summary>
+    public Tensor? EndLogits { get; init; }
+
+    /// <summary>Every tensor of this output with its name as the CLI writes it (<c>hidden_states.0</c>, <c>logits</c>, …).</summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> NamedTensors()
+    {
+        yield return new("last_hidden_state", LastHiddenState);
+        if (HiddenStates is not null)
+            for (int i = 0; i < HiddenStates.Count; i++) yield return new($"hidden_states.{i}", HiddenStates[i]);
+        if (Attentions is not null)
+            for (int i = 0; i < Attentions.Count; i++) yield return new($"attentions.{i}", Attentions[i]);
+        if (Logits is not null) yield return new("logits", Logits);
+        if (StartLogits is not null) yield return new("start_logits", StartLogits);
+        if (EndLogits is not null) yield return new("end_logits", EndLogits);
+        if (Loss is not null) yield return new("loss", Loss);
+    }
+
+    /// <summary>Disposes every tensor this output holds (shared ones once).</summary>
+    public void Dispose()
+    {
+        var seen = new HashSet<IntPtr>();
+        foreach (var (_, t) in NamedTensors())
+            if (!t.IsInvalid && seen.Add(t.Handle)) t.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    internal static void MoveOut(Tensor? t) => t?.MoveToOuterDisposeScope();
+}

@@ -1,0 +1,56 @@
+using DebertaSharp.Cli.Commands;
+using DebertaSharp.Tests.GoldenData;
+using Xunit;
+
+namespace DebertaSharp.Tests.Cli;
+
+/// <summary>Parity through the CLI: `deberta forward` output files against every golden expected.safetensors.</summary>
+public class ForwardCommandTests
+{
+    [Theory]
+    [MemberData(nameof(GoldenCase.ModelCases), MemberType = typeof(GoldenCase))]
+    public void ForwardWritesReferenceTensors(string name)
+    {
+        var golden = new GoldenCase(name);
+        string outPath = Path.Combine(Path.GetTempPath(), $"deberta-forward-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            Assert.Equal(0, ForwardCommand.Run(golden.Folder, Path.Combine(golden.Folder, "inputs.safetensors"), outPath, "auto"));
+            var actual = GoldenCase.ReadAll(outPath);
+            var mask = golden.Inputs()["attention_mask"];
+            var rowMask = mask.dim() == 3 ? mask.reshape(-1, mask.shape[2]) : mask;
+            foreach (var (key, reference) in golden.Expected())
+            {
+                if (key.StartsWith("grad.", StringComparison.Ordinal) || key == "loss_after_sgd_step") continue;
+                Assert.True(actual.ContainsKey(key), $"{name}: CLI output lacks {key}");
+                bool perToken = key.StartsWith("hidden_states", StringComparison.Ordinal) || key == "last_hidden_state" || (key == "logits" && reference.dim() == 3);
+                bool perQuery = key.StartsWith("attentions", StringComparison.Ordinal);
+                var (diff, limit) = Parity.Compare(actual[key], reference, perToken || perQuery ? rowMask : null, perQuery ? 2 : 1);
+                Assert.True(diff <= limit, $"{name} {key}: max|Δ| {diff:E3} > {limit:E3}");
+            }
+        }
+        finally
+        {
+            File.Delete(outPath);
+        }
+    }
+
+    [Fact]
+    public void MissingModelFolderIsAUserError()
+    {
+        var root = new System.CommandLine.RootCommand { ForwardCommand.Create() };
+        var err = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(err);
+        try
+        {
+            int code = root.Parse(["forward", "--model", "/nonexistent/model", "--inputs", "/nonexistent/in.safetensors", "--output", "/tmp/x.safetensors"]).Invoke();
+            Assert.Equal(CliErrors.UserError, code);
+            Assert.Contains("/nonexistent/model", err.ToString());
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using DebertaSharp.Checkpoints;
+using DebertaSharp.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Tests.GoldenData;
+
+/// <summary>One folder of reference data produced by HF transformers (see Fixtures/golden/README.txt).</summary>
+public sealed class GoldenCase
+{
+    public static string Root => Path.Combine(AppContext.BaseDirectory, "Fixtures", "golden");
+
+    /// <summary>Every model case except the EMD folder (which needs the original-code semantics).</summary>
+    public static IEnumerable<object[]> ModelCases() =>
+        Directory.EnumerateFiles(Root, "expected.safetensors", SearchOption.AllDirectories)
+            .Select(p => Path.GetRelativePath(Root, Path.GetDirectoryName(p)!).Replace('\\', '/'))
+            .Where(n => !n.StartsWith("emd", StringComparison.Ordinal))
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .Select(n => new object[] { n });
+
+    public GoldenCase(string name)
+    {
+        Name = name;
+        Folder = Path.Combine(Root, name);
+    }
+
+    public string Name { get; }
+    public string Folder { get; }
+
+    public static Dictionary<string, Tensor> ReadAll(string path)
+    {
+        using var file = SafetensorsFile.Open(path);
+        return file.Entries.ToDictionary(e => e.Name, e => file.Read(e.Name));
+    }
+
+    public Dictionary<string, Tensor> Inputs() => ReadAll(Path.Combine(Folder, "inputs.safetensors"));
+    public Dictionary<string, Tensor> Expected() => ReadAll(Path.Combine(Folder, "expected.safetensors"));
+
+    public static DebertaInputs ToInputs(Dictionary<string, Tensor> t) => new(t["input_ids"])
+    {
+        AttentionMask = t.GetValueOrDefault("attention_mask"),
+        TokenTypeIds = t.GetValueOrDefault("token_type_ids"),
+        Labels = t.GetValueOrDefault("labels"),
+        StartPositions = t.GetValueOrDefault("start_positions"),
+        EndPositions = t.GetValueOrDefault("end_positions"),
+    };
+}
+
+/// <summary>Parity checks with the project's tolerance: max |Δ| ≤ 1e-5 × max(1, max |reference|) per tensor.</summary>
+public static class Parity
+{
+    public const double RelativeTolerance = 1e-5;
+
+    /// <summary>
+    /// Max |Δ| between <paramref name="actual"/> and <paramref name="expected"/>, optionally only at rows where
+    /// <paramref name="rowMask"/> [B, L] is 1 (dims 0 and <paramref name="rowDim"/>).
+    /// </summary>
+    public static (double MaxDiff, double Limit) Compare(Tensor actual, Tensor expected, Tensor? rowMask = null, int rowDim = 1)
+    {
+        using var scope = NewDisposeScope();
+        if (!actual.shape.SequenceEqual(expected.shape))
+            throw new Xunit.Sdk.XunitException($"shape [{string.Join(",", actual.shape)}] vs expected [{string.Join(",", expected.shape)}]");
+        var a = actual.detach().to(ScalarType.Float64).cpu();
+        var e = expected.to(ScalarType.Float64);
+        var diff = (a - e).abs();
+        var refAbs = e.abs();
+        if (rowMask is not null)
+        {
+            // Broadcast the [B, L] mask to dims 0 and rowDim of the compared tensor.
+            var shape = Enumerable.Repeat(1L, (int)diff.dim()).ToArray();
+            shape[0] = rowMask.shape[0];
+            shape[rowDim] = rowMask.shape[1];
+            var m = rowMask.to(ScalarType.Float64).reshape(shape);
+            diff = diff * m;
+            refAbs = refAbs * m;
+        }
+        double maxDiff = diff.numel() == 0 ? 0 : diff.max().item<double>();
+        double maxRef = refAbs.numel() == 0 ? 0 : refAbs.max().item<double>();
+        return (maxDiff, RelativeTolerance * Math.Max(1.0, maxRef));
+    }
+}

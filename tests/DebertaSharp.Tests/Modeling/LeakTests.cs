@@ -1,0 +1,37 @@
+using DebertaSharp.Modeling;
+using DebertaSharp.Tests.GoldenData;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Tests.Modeling;
+
+/// <summary>Forward passes free every intermediate: live native tensors do not grow.</summary>
+public class LeakTests
+{
+    [Theory]
+    [InlineData("deberta-v3")]          // v2 path: buckets, rel LayerNorm, MLM head
+    [InlineData("deberta-v2-conv")]     // conv layer
+    [InlineData("deberta-v1-talkinghead")]
+    [InlineData("deberta-v3-heads/mc")]
+    public void HundredForwardPassesLeaveNoLiveTensors(string name)
+    {
+        var golden = new GoldenCase(name);
+        using var model = AutoModel.FromPretrained(golden.Folder);
+        var tensors = golden.Inputs();
+        var inputs = GoldenCase.ToInputs(tensors);
+        using var _ = no_grad();
+        for (int i = 0; i < 2; i++)
+            model.Forward(inputs, outputHiddenStates: true, outputAttentions: true).Dispose();   // warm-up
+
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 100; i++)
+        {
+            using var output = model.Forward(inputs, outputHiddenStates: i % 2 == 0, outputAttentions: i % 3 == 0);
+            Assert.NotNull(output.LastHiddenState);
+        }
+        long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Assert.Equal(before, after);
+        foreach (var t in tensors.Values) t.Dispose();
+    }
+}
