@@ -12,14 +12,12 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 public sealed class DebertaEmbeddings : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly Embedding word_embeddings;
     private readonly Embedding? position_embeddings;
     private readonly Embedding? token_type_embeddings;
     private readonly Linear? embed_proj;
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
-#pragma warning restore IDE1006
     private readonly DebertaConfig _config;
 
     /// <summary>Builds the embeddings; <paramref name="withPositionTable"/> forces the absolute table (used by the Enhanced Mask Decoder).</summary>

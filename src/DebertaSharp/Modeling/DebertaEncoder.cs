@@ -11,12 +11,10 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 public sealed class DebertaEncoder : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly ModuleList<DebertaLayer> layer;
     private readonly Embedding? rel_embeddings;
     private readonly LayerNorm? LayerNorm;
     private readonly ConvLayer? conv;
-#pragma warning restore IDE1006
     private readonly DebertaConfig _config;
 
     /// <summary>Builds the encoder.</summary>

@@ -8,11 +8,9 @@ namespace DebertaSharp.Modeling;
 /// <summary>Residual output of a sub-layer: dense, dropout, LayerNorm(x + residual). HF keys: <c>*.output.*</c>.</summary>
 public sealed class DebertaResidualOutput : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly Linear dense;
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
-#pragma warning restore IDE1006
 
     /// <summary>Builds dense(<paramref name="inputSize"/> → hidden) + LayerNorm.</summary>
     public DebertaResidualOutput(DebertaConfig config, int inputSize) : base("output")
@@ -34,10 +32,8 @@ public sealed class DebertaResidualOutput : nn.Module
 /// <summary>Self-attention plus its residual output. HF keys: <c>attention.self.*</c>, <c>attention.output.*</c>.</summary>
 public sealed class DebertaAttention : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DisentangledSelfAttention self;
     private readonly DebertaResidualOutput output;
-#pragma warning restore IDE1006
 
     /// <summary>Builds the attention block.</summary>
     public DebertaAttention(DebertaConfig config) : base("attention")
@@ -65,9 +61,7 @@ public sealed class DebertaAttention : nn.Module
 /// <summary>Feed-forward expansion: dense(hidden → intermediate) + activation. HF keys: <c>intermediate.dense.*</c>.</summary>
 public sealed class DebertaIntermediate : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly Linear dense;
-#pragma warning restore IDE1006
     private readonly string _activation;
 
     /// <summary>Builds the expansion.</summary>
@@ -89,11 +83,9 @@ public sealed class DebertaIntermediate : nn.Module
 /// <summary>One transformer layer: disentangled attention then feed-forward. HF keys: <c>encoder.layer.N.*</c>.</summary>
 public sealed class DebertaLayer : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DebertaAttention attention;
     private readonly DebertaIntermediate intermediate;
     private readonly DebertaResidualOutput output;
-#pragma warning restore IDE1006
 
     /// <summary>Builds the layer.</summary>
     public DebertaLayer(DebertaConfig config) : base("layer")
@@ -128,11 +120,9 @@ public sealed class DebertaLayer : nn.Module
 /// </summary>
 public sealed class ConvLayer : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly Conv1d conv;
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
-#pragma warning restore IDE1006
     private readonly string _activation;
 
     /// <summary>Builds the convolution of kernel <c>conv_kernel_size</c>, <c>conv_groups</c> groups.</summary>

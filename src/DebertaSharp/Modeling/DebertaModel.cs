@@ -10,10 +10,8 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 public sealed class DebertaModel : DebertaPreTrainedModel
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DebertaEmbeddings embeddings;
     private readonly DebertaEncoder encoder;
-#pragma warning restore IDE1006
 
     /// <summary>Builds a randomly initialised model (HF initialisation) for <paramref name="config"/>.</summary>
     public DebertaModel(DebertaConfig config) : this(config, initialize: true) { }

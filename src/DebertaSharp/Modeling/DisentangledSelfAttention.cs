@@ -16,7 +16,6 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 public sealed class DisentangledSelfAttention : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     // v1
     private readonly Linear? in_proj;
     private readonly Parameter? q_bias;
@@ -33,7 +32,6 @@ public sealed class DisentangledSelfAttention : nn.Module
     private readonly Linear? pos_query_proj;
     private readonly Dropout pos_dropout;
     private readonly Dropout dropout;
-#pragma warning restore IDE1006
 
     private readonly bool _v1;
     private readonly bool _relative;

@@ -13,9 +13,7 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DebertaModel deberta;
-#pragma warning restore IDE1006
     private readonly Func<Tensor, Tensor, Tensor> _logits;   // a delegate, so RegisterComponents does not see the head twice
 
     /// <summary>Builds a randomly initialised model; the head layout follows <see cref="DebertaConfig.Legacy"/>.</summary>
@@ -79,12 +77,10 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
 /// </summary>
 public sealed class DebertaForSequenceClassification : DebertaPreTrainedModel
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DebertaModel deberta;
     private readonly ContextPooler pooler;
     private readonly Linear classifier;
     private readonly Dropout dropout;
-#pragma warning restore IDE1006
 
     /// <summary>Builds a randomly initialised model with <see cref="DebertaConfig.NumLabels"/> outputs.</summary>
     public DebertaForSequenceClassification(DebertaConfig config) : base("DebertaForSequenceClassification", config)
@@ -121,11 +117,9 @@ public sealed class DebertaForSequenceClassification : DebertaPreTrainedModel
 /// <summary>DeBERTa with a per-token classifier (HF <c>…ForTokenClassification</c>): dropout, <c>classifier</c>.</summary>
 public sealed class DebertaForTokenClassification : DebertaPreTrainedModel
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DebertaModel deberta;
     private readonly Dropout dropout;
     private readonly Linear classifier;
-#pragma warning restore IDE1006
 
     /// <summary>Builds a randomly initialised model with <see cref="DebertaConfig.NumLabels"/> outputs per token.</summary>
     public DebertaForTokenClassification(DebertaConfig config) : base("DebertaForTokenClassification", config)
@@ -162,10 +156,8 @@ public sealed class DebertaForTokenClassification : DebertaPreTrainedModel
 /// <summary>DeBERTa for extractive question answering (HF <c>…ForQuestionAnswering</c>): <c>qa_outputs</c> → start/end scores.</summary>
 public sealed class DebertaForQuestionAnswering : DebertaPreTrainedModel
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DebertaModel deberta;
     private readonly Linear qa_outputs;
-#pragma warning restore IDE1006
 
     /// <summary>Builds a randomly initialised model (<c>qa_outputs</c> has <see cref="DebertaConfig.NumLabels"/> = 2 outputs).</summary>
     public DebertaForQuestionAnswering(DebertaConfig config) : base("DebertaForQuestionAnswering", config)
@@ -214,12 +206,10 @@ public sealed class DebertaForQuestionAnswering : DebertaPreTrainedModel
 /// </summary>
 public sealed class DebertaForMultipleChoice : DebertaPreTrainedModel
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly DebertaModel deberta;
     private readonly ContextPooler pooler;
     private readonly Linear classifier;
     private readonly Dropout dropout;
-#pragma warning restore IDE1006
 
     /// <summary>Builds a randomly initialised model.</summary>
     public DebertaForMultipleChoice(DebertaConfig config) : base("DebertaForMultipleChoice", config)

@@ -10,10 +10,8 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 public sealed class ContextPooler : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly Linear dense;
     private readonly Dropout dropout;
-#pragma warning restore IDE1006
     private readonly string _activation;
 
     /// <summary>Builds the pooler (<c>pooler_hidden_size</c> wide).</summary>
@@ -52,10 +50,8 @@ public interface IMaskedLMHead
 /// <summary>dense + activation + LayerNorm shared by both MLM head layouts.</summary>
 public sealed class MaskedLMTransform : nn.Module
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly Linear dense;
     private readonly LayerNorm LayerNorm;
-#pragma warning restore IDE1006
     private readonly string _activation;
 
     /// <summary>Builds dense(hidden → embedding_size) and LayerNorm(embedding_size).</summary>
@@ -78,11 +74,9 @@ public sealed class MaskedLMTransform : nn.Module
 /// <summary>Legacy HF layout <c>cls.predictions.*</c>: <c>transform</c>, <c>bias</c> and, when untied, <c>decoder</c>.</summary>
 public sealed class LegacyLMPredictionHead : nn.Module, IMaskedLMHead
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly MaskedLMTransform transform;
     private readonly Parameter bias;
     private readonly Linear? decoder;
-#pragma warning restore IDE1006
 
     /// <summary>Builds the head.</summary>
     public LegacyLMPredictionHead(DebertaConfig config) : base("predictions")
@@ -107,11 +101,9 @@ public sealed class LegacyLMPredictionHead : nn.Module, IMaskedLMHead
 /// <summary>Original / newer layout <c>lm_predictions.lm_head.{dense, LayerNorm, bias}</c>; always tied.</summary>
 public sealed class LMPredictionHead : nn.Module, IMaskedLMHead
 {
-#pragma warning disable IDE1006 // field names are the HF checkpoint keys
     private readonly Linear dense;
     private readonly LayerNorm LayerNorm;
     private readonly Parameter bias;
-#pragma warning restore IDE1006
     private readonly string _activation;
 
     /// <summary>Builds the head.</summary>
