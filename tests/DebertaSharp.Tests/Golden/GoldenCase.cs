@@ -55,6 +55,31 @@ public static class Parity
     /// Max |Δ| between <paramref name="actual"/> and <paramref name="expected"/>, optionally only at rows where
     /// <paramref name="rowMask"/> [B, L] is 1 (dims 0 and <paramref name="rowDim"/>).
     /// </summary>
+    /// <summary>
+    /// Compares every forward-pass tensor of <paramref name="expected"/> (gradients and the SGD-step loss excepted)
+    /// with <paramref name="actual"/>. Hidden states, token logits and attention query rows are compared only where
+    /// the attention mask is 1: padded positions differ between HF versions (golden README).
+    /// Returns (name, max|Δ|, limit) per tensor; a tensor missing from <paramref name="actual"/> throws.
+    /// </summary>
+    public static List<(string Name, double MaxDiff, double Limit)> CompareForward(
+        IReadOnlyDictionary<string, Tensor> actual, Dictionary<string, Tensor> expected, Tensor attentionMask)
+    {
+        var rowMask = attentionMask.dim() == 3 ? attentionMask.reshape(-1, attentionMask.shape[2]) : attentionMask;  // MC: [B·C, L]
+        var results = new List<(string, double, double)>();
+        foreach (var (key, reference) in expected.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (key.StartsWith("grad.", StringComparison.Ordinal) || key == "loss_after_sgd_step") continue;
+            if (!actual.TryGetValue(key, out var value))
+                throw new Xunit.Sdk.XunitException($"output lacks '{key}'");
+            bool perToken = key.StartsWith("hidden_states", StringComparison.Ordinal) || key == "last_hidden_state"
+                            || (key == "logits" && reference.dim() == 3);
+            bool perQuery = key.StartsWith("attentions", StringComparison.Ordinal);
+            var (diff, limit) = Compare(value, reference, perToken || perQuery ? rowMask : null, perQuery ? 2 : 1);
+            results.Add((key, diff, limit));
+        }
+        return results;
+    }
+
     public static (double MaxDiff, double Limit) Compare(Tensor actual, Tensor expected, Tensor? rowMask = null, int rowDim = 1)
     {
         using var scope = NewDisposeScope();

@@ -19,23 +19,10 @@ public class GoldenParityTests(ITestOutputHelper output)
         var expected = golden.Expected();
         using var result = model.Forward(GoldenCase.ToInputs(inputs), outputHiddenStates: true, outputAttentions: true);
         var actual = result.NamedTensors().ToDictionary(kv => kv.Key, kv => kv.Value);
-        var mask = inputs["attention_mask"];
-        var rowMask = mask.dim() == 3 ? mask.reshape(-1, mask.shape[2]) : mask;   // multiple choice: [B·C, L]
-
-        var failures = new List<string>();
-        foreach (var (key, reference) in expected)
-        {
-            if (key.StartsWith("grad.", StringComparison.Ordinal) || key == "loss_after_sgd_step") continue;
-            Assert.True(actual.ContainsKey(key), $"{name}: output lacks '{key}'");
-            // Padded positions are version-dependent in HF: compare rows with mask 1 only (README).
-            bool perToken = key.StartsWith("hidden_states", StringComparison.Ordinal) || key == "last_hidden_state"
-                            || (key == "logits" && reference.dim() == 3);
-            bool perQuery = key.StartsWith("attentions", StringComparison.Ordinal);
-            var (diff, limit) = Parity.Compare(actual[key], reference,
-                perToken || perQuery ? rowMask : null, perQuery ? 2 : 1);
+        var comparisons = Parity.CompareForward(actual, expected, inputs["attention_mask"]);
+        foreach (var (key, diff, limit) in comparisons)
             output.WriteLine($"{name} {key}: max|Δ| = {diff:E2} (limit {limit:E2})");
-            if (!(diff <= limit)) failures.Add($"{key}: max|Δ| {diff:E3} > {limit:E3}");
-        }
+        var failures = comparisons.Where(c => !(c.MaxDiff <= c.Limit)).Select(c => $"{c.Name}: max|Δ| {c.MaxDiff:E3} > {c.Limit:E3}").ToList();
         Assert.True(failures.Count == 0, $"{name}: " + string.Join("; ", failures));
     }
 }
