@@ -323,9 +323,9 @@ public sealed class DebertaConfig
             if (ConvKernelSize % 2 == 0) Fail($"conv_kernel_size {ConvKernelSize} must be odd so the output keeps the sequence length.");
             if (ConvGroups < 1 || HiddenSize % ConvGroups != 0) Fail($"conv_groups {ConvGroups} must divide hidden_size {HiddenSize}.");
         }
-        if (ModelType == DebertaModelType.DebertaV2 && PositionBuckets > 0 && PositionBuckets < 2)
+        if (ModelType == DebertaModelType.DebertaV2 && RelativeAttention && PositionBuckets > 0 && PositionBuckets < 2)
             Fail($"position_buckets must be at least 2 when bucketing, got {PositionBuckets}.");
-        if (ModelType == DebertaModelType.DebertaV2 && PositionBuckets > 0 && EffectiveMaxRelativePositions <= PositionBuckets / 2 + 1)
+        if (ModelType == DebertaModelType.DebertaV2 && RelativeAttention && PositionBuckets > 0 && EffectiveMaxRelativePositions <= PositionBuckets / 2 + 1)
             Fail($"max_relative_positions {EffectiveMaxRelativePositions} must exceed position_buckets/2 + 1 = {PositionBuckets / 2 + 1} for log bucketing.");
         if (ProblemType is not null and not ("regression" or "single_label_classification" or "multi_label_classification"))
             Fail($"problem_type '{ProblemType}' is not one of regression, single_label_classification, multi_label_classification.");
