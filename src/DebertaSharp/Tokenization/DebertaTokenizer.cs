@@ -22,14 +22,16 @@ public sealed class DebertaTokenizer : DebertaTokenizerBase
     public const string MergesFileName = "merges.txt";
 
     private readonly BpeTokenizer _bpe;
+    private readonly ByteLevelBpeMerger? _longWordMerger;
     private readonly Dictionary<string, int> _vocab;
     private readonly string?[] _idToToken;
     private readonly bool _addPrefixSpace;
 
-    private DebertaTokenizer(BpeTokenizer bpe, Dictionary<string, int> vocab, TokenizerConfig config, ResolvedTokens tokens)
+    private DebertaTokenizer(BpeTokenizer bpe, ByteLevelBpeMerger? longWordMerger, Dictionary<string, int> vocab, TokenizerConfig config, ResolvedTokens tokens)
         : base(tokens, config, "[PAD]")
     {
         _bpe = bpe;
+        _longWordMerger = longWordMerger;
         _vocab = vocab;
         _addPrefixSpace = config.AddPrefixSpace;
         _idToToken = new string?[vocab.Count == 0 ? 0 : vocab.Values.Max() + 1];
@@ -43,6 +45,9 @@ public sealed class DebertaTokenizer : DebertaTokenizerBase
 
     /// <inheritdoc/>
     public override int VocabularySize { get; }
+
+    /// <summary>Pre-tokens of more UTF-8 bytes than this go through <see cref="ByteLevelBpeMerger"/> instead of ML.Tokenizers (tests lower it).</summary>
+    internal int LongWordBytes { get; set; } = 256;
 
     /// <summary>Loads the tokenizer of a checkpoint folder (<c>vocab.json</c>, <c>merges.txt</c> and the optional HF JSON files).</summary>
     /// <param name="directory">The checkpoint folder.</param>
@@ -91,7 +96,7 @@ public sealed class DebertaTokenizer : DebertaTokenizerBase
             throw new TokenizerException($"'{vocabPath}' / '{mergesPath}' could not be loaded by Microsoft.ML.Tokenizers: {ex.Message}", ex);
         }
 
-        return new DebertaTokenizer(bpe, vocab, config, tokens);
+        return new DebertaTokenizer(bpe, ByteLevelBpeMerger.Create(vocab, merges), vocab, config, tokens);
     }
 
     private static Dictionary<string, int> ReadVocab(string path)
@@ -199,18 +204,34 @@ public sealed class DebertaTokenizer : DebertaTokenizerBase
             c += units;
         }
 
-        IReadOnlyList<EncodedToken> tokens = _bpe.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false);
         int cursor = 0;
-        foreach (EncodedToken token in tokens)
+        void Add(int id, string token, int length)
         {
-            // A byte-level piece has one character per byte; an unknown piece stands for the rest of the word.
-            int length = _vocab.ContainsKey(token.Value) ? token.Value.Length : byteCount - cursor;
             int first = Math.Min(cursor, byteCount - 1);
             int last = Math.Min(cursor + Math.Max(length, 1) - 1, byteCount - 1);
             int s = Math.Max(shift + charStart[first], clampStart);
             int e = Math.Max(shift + charEnd[last], clampStart);
-            output.Add(new TokenPiece(token.Id, token.Value, s, e));
+            output.Add(new TokenPiece(id, token, s, e));
             cursor += length;
+        }
+
+        if (byteCount > LongWordBytes && _longWordMerger is not null)
+        {
+            byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(word);
+            var pieces = new List<(int Id, int ByteLength)>();
+            _longWordMerger.Merge(utf8, pieces);
+            foreach ((int id, int length) in pieces)
+            {
+                Add(id, _idToToken[id]!, length);
+            }
+
+            return;
+        }
+
+        foreach (EncodedToken token in _bpe.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false))
+        {
+            // A byte-level piece has one character per byte; an unknown piece stands for the rest of the word.
+            Add(token.Id, token.Value, _vocab.ContainsKey(token.Value) ? token.Value.Length : byteCount - cursor);
         }
     }
 

@@ -38,6 +38,38 @@ public class DebertaTokenizerGoldenTests
     }
 
     [Fact]
+    public void EveryCaseMatchesWithTheLongWordMerger()
+    {
+        // Route every pre-token through ByteLevelBpeMerger (normally only words over 256 bytes).
+        DebertaTokenizer tokenizer = DebertaTokenizer.FromPretrained(GoldenData.Folder(Fixture));
+        tokenizer.LongWordBytes = 0;
+        var failures = AllCases.Value
+            .Select(c => (c.Name, Problems: GoldenAssert.Differences(tokenizer, c)))
+            .Where(r => r.Problems.Count > 0)
+            .Select(r => r.Name + ": " + string.Join(" | ", r.Problems))
+            .ToList();
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    [Fact]
+    public void LongWordMergerAgreesWithMlTokenizersOnRandomWords()
+    {
+        DebertaTokenizer viaMerger = DebertaTokenizer.FromPretrained(GoldenData.Folder(Fixture));
+        viaMerger.LongWordBytes = 0;
+        DebertaTokenizer viaMl = DebertaTokenizer.FromPretrained(GoldenData.Folder(Fixture));
+        viaMl.LongWordBytes = int.MaxValue;
+        var random = new Random(7);
+        const string alphabet = "aaaabbcdeeeefghiiilmnooopqrsssttuuvwxyz0123456789 .,'-é中😀";
+        for (int i = 0; i < 300; i++)
+        {
+            string text = new(Enumerable.Range(0, random.Next(1, 300)).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+            text = text.Replace("\uD83D", "x", StringComparison.Ordinal).Replace("\uDE00", "y", StringComparison.Ordinal);
+            Assert.Equal(viaMl.Encode(text).InputIds, viaMerger.Encode(text).InputIds);
+            Assert.Equal(viaMl.Encode(text).Offsets, viaMerger.Encode(text).Offsets);
+        }
+    }
+
+    [Fact]
     public void VocabularyMatchesHuggingFace()
     {
         DebertaTokenizer t = Tokenizer.Value;
