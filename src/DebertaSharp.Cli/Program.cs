@@ -1,7 +1,8 @@
 using System.CommandLine;
 using DebertaSharp.Cli.Commands;
 
-var root = new RootCommand("deberta: run, inspect and check DeBERTa checkpoints (DebertaSharp).");
+var root = new RootCommand("deberta: run, inspect and check DeBERTa checkpoints and tokenizers (DebertaSharp).");
 root.Subcommands.Add(ForwardCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 return root.Parse(args).Invoke();

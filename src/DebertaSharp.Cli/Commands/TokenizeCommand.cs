@@ -1,0 +1,209 @@
+using System.CommandLine;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using DebertaSharp.Tokenization;
+
+
+namespace DebertaSharp.Cli.Commands;
+
+/// <summary><c>deberta tokenize</c>: encode texts with a checkpoint's tokenizer and print one JSON object per input.</summary>
+internal static class TokenizeCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Checkpoint folder with spm.model (DeBERTa-v2/v3) or vocab.json + merges.txt (v1)." };
+        var pair = new Option<string?>("--pair") { Description = "Second text of a pair, used with every TEXT." };
+        // Parsed by hand (not Option<int?>) so a bad value exits with 2 like every other user error.
+        var maxLength = new Option<string?>("--max-length") { Description = "Maximum length in tokens, special tokens included." };
+        var truncation = new Option<string?>("--truncation")
+        {
+            Description = "longest_first | only_first | only_second | none (default: longest_first when --max-length is given and --padding is none).",
+        };
+        var padding = new Option<string?>("--padding") { Description = "max_length | longest | none (default none); longest pads across all inputs." };
+        var jsonl = new Option<string?>("--jsonl") { Description = "JSON Lines file with one {\"text\": ..., \"text_pair\": ...} object per line." };
+        var texts = new Argument<string[]>("texts") { Arity = ArgumentArity.ZeroOrMore, Description = "Texts to tokenize." };
+
+        var command = new Command("tokenize", "Tokenize texts as HuggingFace would; prints {input_ids, token_type_ids, attention_mask, offsets} per input (offsets in UTF-16 units).")
+        {
+            model, pair, maxLength, truncation, padding, jsonl, texts,
+        };
+
+        command.SetAction(parse =>
+        {
+            TextWriter output = parse.InvocationConfiguration.Output;
+            TextWriter error = parse.InvocationConfiguration.Error;
+            try
+            {
+                string folder = parse.GetValue(model) is { Length: > 0 } m ? m : throw new UsageException("--model DIR is required.");
+                var options = new EncodeOptions
+                {
+                    MaxLength = ParseMaxLength(parse.GetValue(maxLength)),
+                    Truncation = ParseTruncation(parse.GetValue(truncation)),
+                    Padding = ParsePadding(parse.GetValue(padding)),
+                };
+
+                var firsts = new List<string>();
+                var seconds = new List<string?>();
+                string? pairText = parse.GetValue(pair);
+                foreach (string text in parse.GetValue(texts) ?? [])
+                {
+                    firsts.Add(text);
+                    seconds.Add(pairText);
+                }
+
+                if (parse.GetValue(jsonl) is string path)
+                {
+                    ReadJsonLines(path, firsts, seconds);
+                }
+
+                if (firsts.Count == 0)
+                {
+                    throw new UsageException("Nothing to tokenize: give TEXT arguments or --jsonl FILE.");
+                }
+
+                DebertaTokenizerBase tokenizer = AutoTokenizer.FromPretrained(folder);
+                BatchEncoding batch = tokenizer.EncodeBatch(firsts, seconds, options);
+                foreach (Tokenization.Encoding encoding in batch.Encodings)
+                {
+                    output.WriteLine(ToJson(encoding));
+                }
+
+                return 0;
+            }
+            catch (Exception ex) when (ex is TokenizerException or UsageException)
+            {
+                error.WriteLine("deberta tokenize: " + ex.Message);
+                return 2;
+            }
+        });
+
+        return command;
+    }
+
+    private static int? ParseMaxLength(string? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        return int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0
+            ? n
+            : throw new UsageException($"--max-length '{value}' is not a positive integer.");
+    }
+
+    private static TruncationStrategy? ParseTruncation(string? value) => value?.ToLowerInvariant() switch
+    {
+        null => null,
+        "longest_first" or "true" => TruncationStrategy.LongestFirst,
+        "only_first" => TruncationStrategy.OnlyFirst,
+        "only_second" => TruncationStrategy.OnlySecond,
+        "none" or "do_not_truncate" or "false" => TruncationStrategy.DoNotTruncate,
+        _ => throw new UsageException($"--truncation '{value}' is not one of longest_first, only_first, only_second, none."),
+    };
+
+    private static PaddingStrategy ParsePadding(string? value) => value?.ToLowerInvariant() switch
+    {
+        null or "none" or "do_not_pad" or "false" => PaddingStrategy.DoNotPad,
+        "longest" or "true" => PaddingStrategy.Longest,
+        "max_length" => PaddingStrategy.MaxLength,
+        _ => throw new UsageException($"--padding '{value}' is not one of max_length, longest, none."),
+    };
+
+    private static void ReadJsonLines(string path, List<string> firsts, List<string?> seconds)
+    {
+        IEnumerable<string> lines;
+        try
+        {
+            lines = File.ReadLines(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"Cannot read --jsonl file '{path}': {ex.Message}");
+        }
+
+        int number = 0;
+        try
+        {
+            foreach (string line in lines)
+            {
+                number++;
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+
+                JsonElement root;
+                try
+                {
+                    using JsonDocument doc = JsonDocument.Parse(line);
+                    root = doc.RootElement.Clone();
+                }
+                catch (JsonException ex)
+                {
+                    throw new UsageException($"'{path}' line {number}: not valid JSON ({ex.Message}).");
+                }
+
+                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)
+                {
+                    throw new UsageException($"'{path}' line {number}: expected an object with a string \"text\".");
+                }
+
+                string? second = null;
+                if (root.TryGetProperty("text_pair", out JsonElement p) && p.ValueKind != JsonValueKind.Null)
+                {
+                    second = p.ValueKind == JsonValueKind.String
+                        ? p.GetString()
+                        : throw new UsageException($"'{path}' line {number}: \"text_pair\" must be a string or null.");
+                }
+
+                firsts.Add(text.GetString()!);
+                seconds.Add(second);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"Cannot read --jsonl file '{path}': {ex.Message}");
+        }
+    }
+
+    private static string ToJson(Tokenization.Encoding encoding)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            WriteInts(writer, "input_ids", encoding.InputIds);
+            WriteInts(writer, "token_type_ids", encoding.TokenTypeIds);
+            WriteInts(writer, "attention_mask", encoding.AttentionMask);
+            writer.WriteStartArray("offsets");
+            foreach (TokenOffset offset in encoding.Offsets)
+            {
+                writer.WriteStartArray();
+                writer.WriteNumberValue(offset.Start);
+                writer.WriteNumberValue(offset.End);
+                writer.WriteEndArray();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteInts(Utf8JsonWriter writer, string name, IReadOnlyList<int> values)
+    {
+        writer.WriteStartArray(name);
+        foreach (int v in values)
+        {
+            writer.WriteNumberValue(v);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    /// <summary>A mistake in the command line or its input files (reported without a stack trace, exit code 2).</summary>
+    private sealed class UsageException(string message) : Exception(message);
+}

@@ -1,0 +1,89 @@
+namespace DebertaSharp.Tokenization;
+
+/// <summary>
+/// The encodings of a batch, in input order, with helpers that lay an integer field out as a row-major
+/// <c>long</c> matrix for building int64 tensors (shape <c>[BatchSize, SequenceLength]</c>).
+/// </summary>
+public sealed record BatchEncoding
+{
+    /// <summary>Wraps the given encodings.</summary>
+    /// <param name="encodings">One encoding per input.</param>
+    public BatchEncoding(IReadOnlyList<Encoding> encodings)
+    {
+        ArgumentNullException.ThrowIfNull(encodings);
+        Encodings = encodings;
+    }
+
+    /// <summary>One encoding per input, in input order.</summary>
+    public IReadOnlyList<Encoding> Encodings { get; }
+
+    /// <summary>Number of encodings.</summary>
+    public int BatchSize => Encodings.Count;
+
+    /// <summary>Whether every encoding has the same length (true after padding, or when the inputs happen to match).</summary>
+    public bool IsRectangular => Encodings.Count == 0 || Encodings.All(e => e.Length == Encodings[0].Length);
+
+    /// <summary>The common length of the encodings.</summary>
+    /// <exception cref="TokenizerException">The encodings have different lengths (encode with padding).</exception>
+    public int SequenceLength
+    {
+        get
+        {
+            if (!IsRectangular)
+            {
+                throw new TokenizerException(
+                    "The batch has encodings of different lengths (" + string.Join(", ", Encodings.Select(e => e.Length).Distinct()) +
+                    "); encode it with PaddingStrategy.Longest or PaddingStrategy.MaxLength to get a rectangular batch.");
+            }
+
+            return Encodings.Count == 0 ? 0 : Encodings[0].Length;
+        }
+    }
+
+    /// <summary>The field as a <c>[BatchSize, SequenceLength]</c> matrix.</summary>
+    /// <param name="field">Which field to lay out.</param>
+    /// <exception cref="TokenizerException">The batch is not rectangular.</exception>
+    public long[,] ToInt64Matrix(EncodingField field)
+    {
+        int rows = BatchSize, cols = SequenceLength;
+        var result = new long[rows, cols];
+        for (int r = 0; r < rows; r++)
+        {
+            IReadOnlyList<int> values = Select(Encodings[r], field);
+            for (int c = 0; c < cols; c++)
+            {
+                result[r, c] = values[c];
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The field flattened row-major, <c>BatchSize * SequenceLength</c> values (the layout of <c>torch.tensor(data, [B, S])</c>).</summary>
+    /// <param name="field">Which field to lay out.</param>
+    /// <exception cref="TokenizerException">The batch is not rectangular.</exception>
+    public long[] ToInt64Flat(EncodingField field)
+    {
+        int rows = BatchSize, cols = SequenceLength;
+        var result = new long[rows * cols];
+        for (int r = 0; r < rows; r++)
+        {
+            IReadOnlyList<int> values = Select(Encodings[r], field);
+            for (int c = 0; c < cols; c++)
+            {
+                result[(r * cols) + c] = values[c];
+            }
+        }
+
+        return result;
+    }
+
+    private static IReadOnlyList<int> Select(Encoding encoding, EncodingField field) => field switch
+    {
+        EncodingField.InputIds => encoding.InputIds,
+        EncodingField.TokenTypeIds => encoding.TokenTypeIds,
+        EncodingField.AttentionMask => encoding.AttentionMask,
+        EncodingField.SpecialTokensMask => encoding.SpecialTokensMask,
+        _ => throw new ArgumentOutOfRangeException(nameof(field), field, "Unknown encoding field."),
+    };
+}

@@ -1,0 +1,200 @@
+using System.Text;
+
+namespace DebertaSharp.Tokenization;
+
+/// <summary>
+/// SentencePiece's normalizer (<c>normalizer.cc</c>) that also records, for every normalized byte, the input
+/// byte it came from (<c>norm_to_orig</c>), so that pieces can be mapped back to the original string.
+/// Microsoft.ML.Tokenizers normalizes without such a map (its offsets point into the normalized text).
+/// </summary>
+internal sealed class SentencePieceAligningNormalizer
+{
+    private static readonly byte[] SpaceSymbol = [0xE2, 0x96, 0x81]; // U+2581 '▁'
+    private static readonly byte[] ReplacementChar = [0xEF, 0xBF, 0xBD]; // U+FFFD
+
+    private readonly SentencePieceCharsMap? _charsMap;
+    private readonly byte[][]?[] _userDefinedByFirstByte = new byte[][]?[256];
+    private readonly bool _addDummyPrefix;
+    private readonly bool _removeExtraWhitespaces;
+    private readonly bool _escapeWhitespaces;
+    private readonly bool _treatWhitespaceAsSuffix;
+
+    /// <summary>Builds the normalizer of a model.</summary>
+    public SentencePieceAligningNormalizer(SentencePieceModelProto model)
+    {
+        _charsMap = SentencePieceCharsMap.Create(model.PrecompiledCharsMap);
+        foreach (IGrouping<byte, byte[]> group in model.Pieces
+            .Where(p => p.Type == SentencePieceModelProto.PieceType.UserDefined && p.Piece.Length > 0)
+            .Select(p => System.Text.Encoding.UTF8.GetBytes(p.Piece))
+            .GroupBy(b => b[0]))
+        {
+            _userDefinedByFirstByte[group.Key] = group.OrderByDescending(b => b.Length).ToArray();
+        }
+        _addDummyPrefix = model.AddDummyPrefix;
+        _removeExtraWhitespaces = model.RemoveExtraWhitespaces;
+        _escapeWhitespaces = model.EscapeWhitespaces;
+        _treatWhitespaceAsSuffix = model.TreatWhitespaceAsSuffix;
+    }
+
+    /// <summary>
+    /// Normalizes UTF-8 <paramref name="input"/> into <paramref name="normalized"/>; <paramref name="normToOrig"/>
+    /// gets one input byte offset per normalized byte plus one for the end (so its count is normalized length + 1).
+    /// </summary>
+    public void Normalize(ReadOnlySpan<byte> input, List<byte> normalized, List<int> normToOrig)
+    {
+        normalized.Clear();
+        normToOrig.Clear();
+        if (input.IsEmpty)
+        {
+            return;
+        }
+
+        int consumed = 0;
+        if (_removeExtraWhitespaces)
+        {
+            while (!input.IsEmpty)
+            {
+                int n = NormalizePrefix(input, out ReadOnlySpan<byte> sp);
+                if (sp.Length != 1 || sp[0] != (byte)' ')
+                {
+                    break;
+                }
+
+                input = input[n..];
+                consumed += n;
+            }
+        }
+
+        if (input.IsEmpty)
+        {
+            return;
+        }
+
+        if (!_treatWhitespaceAsSuffix && _addDummyPrefix)
+        {
+            AddWhitespace(normalized, normToOrig, consumed);
+        }
+
+        bool isPrevSpace = _removeExtraWhitespaces;
+        while (!input.IsEmpty)
+        {
+            int n = NormalizePrefix(input, out ReadOnlySpan<byte> sp);
+            while (isPrevSpace && !sp.IsEmpty && sp[0] == (byte)' ')
+            {
+                sp = sp[1..];
+            }
+
+            if (!sp.IsEmpty)
+            {
+                foreach (byte b in sp)
+                {
+                    if (_escapeWhitespaces && b == (byte)' ')
+                    {
+                        AddWhitespace(normalized, normToOrig, consumed);
+                    }
+                    else
+                    {
+                        normalized.Add(b);
+                        normToOrig.Add(consumed);
+                    }
+                }
+
+                isPrevSpace = sp[^1] == (byte)' ';
+            }
+
+            consumed += n;
+            input = input[n..];
+            if (!_removeExtraWhitespaces)
+            {
+                isPrevSpace = false;
+            }
+        }
+
+        if (_removeExtraWhitespaces)
+        {
+            ReadOnlySpan<byte> space = _escapeWhitespaces ? SpaceSymbol : " "u8;
+            while (EndsWith(normalized, space))
+            {
+                int length = normalized.Count - space.Length;
+                consumed = normToOrig[length];
+                normalized.RemoveRange(length, space.Length);
+                normToOrig.RemoveRange(length, space.Length);
+            }
+        }
+
+        if (_treatWhitespaceAsSuffix && _addDummyPrefix)
+        {
+            AddWhitespace(normalized, normToOrig, consumed);
+        }
+
+        normToOrig.Add(consumed);
+    }
+
+    private void AddWhitespace(List<byte> normalized, List<int> normToOrig, int consumed)
+    {
+        if (_escapeWhitespaces)
+        {
+            foreach (byte b in SpaceSymbol)
+            {
+                normalized.Add(b);
+                normToOrig.Add(consumed);
+            }
+        }
+        else
+        {
+            normalized.Add((byte)' ');
+            normToOrig.Add(consumed);
+        }
+    }
+
+    /// <summary>The normalized form of the longest rule matching at the start of input, and how many input bytes it consumes.</summary>
+    private int NormalizePrefix(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> normalized)
+    {
+        // User-defined pieces are matched before (and instead of) normalization, longest first.
+        foreach (byte[] piece in _userDefinedByFirstByte[input[0]] ?? [])
+        {
+            if (input.StartsWith(piece))
+            {
+                normalized = input[..piece.Length];
+                return piece.Length;
+            }
+        }
+
+        if (_charsMap is not null)
+        {
+            int matched = _charsMap.LongestMatch(input, out normalized);
+            if (matched > 0)
+            {
+                return matched;
+            }
+        }
+
+        if (Rune.DecodeFromUtf8(input, out _, out int length) == System.Buffers.OperationStatus.Done)
+        {
+            normalized = input[..length];
+            return length;
+        }
+
+        // Malformed UTF-8 (cannot come from a sanitized .NET string): U+FFFD for one byte, as sentencepiece does.
+        normalized = ReplacementChar;
+        return 1;
+    }
+
+    private static bool EndsWith(List<byte> bytes, ReadOnlySpan<byte> suffix)
+    {
+        if (bytes.Count < suffix.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < suffix.Length; i++)
+        {
+            if (bytes[bytes.Count - suffix.Length + i] != suffix[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Buffers.Binary;
+
+namespace DebertaSharp.Tokenization;
+
+/// <summary>
+/// SentencePiece's precompiled normalization rules (<c>NormalizerSpec.precompiled_charsmap</c>, e.g. nmt_nfkc):
+/// a darts-clone double-array trie over UTF-8 keys whose values point into a blob of NUL-terminated replacements.
+/// Microsoft.ML.Tokenizers has the same table internally but offers no way to learn where each replacement came from.
+/// </summary>
+internal sealed class SentencePieceCharsMap
+{
+    private readonly uint[] _units;
+    private readonly byte[] _replacements;
+
+    private SentencePieceCharsMap(uint[] units, byte[] replacements)
+    {
+        _units = units;
+        _replacements = replacements;
+    }
+
+    /// <summary>Decodes the blob <c>&lt;trie size: u32 LE&gt;&lt;trie units&gt;&lt;replacements&gt;</c>; <c>null</c> if it is empty.</summary>
+    /// <exception cref="FormatException">The blob is truncated or inconsistent.</exception>
+    public static SentencePieceCharsMap? Create(byte[] blob)
+    {
+        if (blob.Length == 0)
+        {
+            return null;
+        }
+
+        if (blob.Length <= 4)
+        {
+            throw new FormatException("precompiled_charsmap is truncated");
+        }
+
+        uint trieSize = BinaryPrimitives.ReadUInt32LittleEndian(blob);
+        if (trieSize >= (uint)blob.Length - 4 || trieSize % 4 != 0 || trieSize == 0)
+        {
+            throw new FormatException($"precompiled_charsmap trie size {trieSize} does not fit the {blob.Length}-byte blob");
+        }
+
+        var units = new uint[trieSize / 4];
+        for (int i = 0; i < units.Length; i++)
+        {
+            units[i] = BinaryPrimitives.ReadUInt32LittleEndian(blob.AsSpan(4 + (i * 4), 4));
+        }
+
+        return new SentencePieceCharsMap(units, blob.AsSpan(4 + (int)trieSize).ToArray());
+    }
+
+    /// <summary>
+    /// The longest rule matching a prefix of <paramref name="input"/>: returns the number of input bytes it
+    /// consumes (0 if none) and its replacement.
+    /// </summary>
+    public int LongestMatch(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> replacement)
+    {
+        replacement = default;
+        int best = 0;
+        int bestValue = -1;
+
+        // darts-clone commonPrefixSearch: unit = [offset:22 | extension bit | has_leaf | label:8].
+        uint node = Offset(_units[0]);
+        for (int i = 0; i < input.Length; i++)
+        {
+            byte label = input[i];
+            node ^= label;
+            if (node >= (uint)_units.Length)
+            {
+                break;
+            }
+
+            uint unit = _units[node];
+            if ((unit & 0x800000FFu) != label)
+            {
+                break;
+            }
+
+            node ^= Offset(unit);
+            if (((unit >> 8) & 1) != 0)
+            {
+                if (node >= (uint)_units.Length)
+                {
+                    break;
+                }
+
+                best = i + 1;
+                bestValue = (int)(_units[node] & 0x7FFFFFFFu);
+            }
+        }
+
+        if (best == 0 || bestValue >= _replacements.Length)
+        {
+            return 0;
+        }
+
+        int end = Array.IndexOf(_replacements, (byte)0, bestValue);
+        replacement = _replacements.AsSpan(bestValue, (end < 0 ? _replacements.Length : end) - bestValue);
+        return best;
+    }
+
+    private static uint Offset(uint unit) => (unit >> 10) << (int)((unit & (1u << 9)) >> 6);
+}
