@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using DebertaSharp.Tokenization;
 
@@ -64,7 +63,7 @@ internal static class TokenizeCommand
 
                 DebertaTokenizerBase tokenizer = AutoTokenizer.FromPretrained(folder);
                 BatchEncoding batch = tokenizer.EncodeBatch(firsts, seconds, options);
-                foreach (Tokenization.Encoding encoding in batch.Encodings)
+                foreach (Tokenization.TokenEncoding encoding in batch.Encodings)
                 {
                     output.WriteLine(ToJson(encoding));
                 }
@@ -168,7 +167,7 @@ internal static class TokenizeCommand
         }
     }
 
-    private static string ToJson(Tokenization.Encoding encoding)
+    private static string ToJson(Tokenization.TokenEncoding encoding)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))

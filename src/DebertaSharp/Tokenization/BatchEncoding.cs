@@ -8,14 +8,14 @@ public sealed record BatchEncoding
 {
     /// <summary>Wraps the given encodings.</summary>
     /// <param name="encodings">One encoding per input.</param>
-    public BatchEncoding(IReadOnlyList<Encoding> encodings)
+    public BatchEncoding(IReadOnlyList<TokenEncoding> encodings)
     {
         ArgumentNullException.ThrowIfNull(encodings);
         Encodings = encodings;
     }
 
     /// <summary>One encoding per input, in input order.</summary>
-    public IReadOnlyList<Encoding> Encodings { get; }
+    public IReadOnlyList<TokenEncoding> Encodings { get; }
 
     /// <summary>Number of encodings.</summary>
     public int BatchSize => Encodings.Count;
@@ -78,7 +78,7 @@ public sealed record BatchEncoding
         return result;
     }
 
-    private static IReadOnlyList<int> Select(Encoding encoding, EncodingField field) => field switch
+    private static IReadOnlyList<int> Select(TokenEncoding encoding, EncodingField field) => field switch
     {
         EncodingField.InputIds => encoding.InputIds,
         EncodingField.TokenTypeIds => encoding.TokenTypeIds,

@@ -117,18 +117,18 @@ public abstract class DebertaTokenizerBase
     /// <param name="text">The text.</param>
     /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
     /// <exception cref="TokenizerException"><paramref name="text"/> is null, or the options are invalid.</exception>
-    public Encoding Encode(string text, EncodeOptions? options = null) => Encode(text, null, options);
+    public TokenEncoding Encode(string text, EncodeOptions? options = null) => Encode(text, null, options);
 
     /// <summary>Encodes a text or a text pair (HF <c>tokenizer(text, text_pair, ...)</c>).</summary>
     /// <param name="text">The first text.</param>
     /// <param name="textPair">The second text, or <c>null</c> for a single text.</param>
     /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
     /// <exception cref="TokenizerException"><paramref name="text"/> is null, or the options are invalid.</exception>
-    public Encoding Encode(string text, string? textPair, EncodeOptions? options = null)
+    public TokenEncoding Encode(string text, string? textPair, EncodeOptions? options = null)
     {
         options ??= EncodeOptions.Default;
         int? maxLength = CheckOptions(options);
-        Encoding encoding = EncodeUnpadded(text, textPair, options, maxLength, "text", "textPair");
+        TokenEncoding encoding = EncodeUnpadded(text, textPair, options, maxLength, "text", "textPair");
         if (options.Padding == PaddingStrategy.MaxLength && maxLength is int target)
         {
             encoding = PadTo(encoding, target, options.PaddingSide);
@@ -162,7 +162,7 @@ public abstract class DebertaTokenizerBase
 
         options ??= EncodeOptions.Default;
         int? maxLength = CheckOptions(options);
-        var encodings = new Encoding[texts.Count];
+        var encodings = new TokenEncoding[texts.Count];
         for (int i = 0; i < texts.Count; i++)
         {
             encodings[i] = EncodeUnpadded(texts[i], textPairs?[i], options, maxLength, $"texts[{i}]", $"textPairs[{i}]");
@@ -260,7 +260,7 @@ public abstract class DebertaTokenizerBase
         return options.MaxLength ?? ModelMaxLength;
     }
 
-    private Encoding EncodeUnpadded(string? text, string? textPair, EncodeOptions options, int? maxLength, string textName, string pairName)
+    private TokenEncoding EncodeUnpadded(string? text, string? textPair, EncodeOptions options, int? maxLength, string textName, string pairName)
     {
         List<TokenPiece> first = TokenizeToPieces(text, textName);
         List<TokenPiece>? second = textPair is null ? null : TokenizeToPieces(textPair, pairName);
@@ -333,7 +333,7 @@ public abstract class DebertaTokenizerBase
         return 0;
     }
 
-    private Encoding Build(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed)
+    private TokenEncoding Build(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed)
     {
         int n = first.Count + (second?.Count ?? 0) + (addSpecial ? NumSpecialTokensToAdd(second is not null) : 0);
         var ids = new int[n];
@@ -392,7 +392,7 @@ public abstract class DebertaTokenizerBase
             }
         }
 
-        return new Encoding
+        return new TokenEncoding
         {
             InputIds = ids,
             TokenTypeIds = types,
@@ -405,7 +405,7 @@ public abstract class DebertaTokenizerBase
         };
     }
 
-    private Encoding PadTo(Encoding encoding, int length, PaddingSide side)
+    private TokenEncoding PadTo(TokenEncoding encoding, int length, PaddingSide side)
     {
         int missing = length - encoding.Length;
         if (missing <= 0)

@@ -1,17 +1,17 @@
 namespace DebertaSharp.Tokenization;
 
-/// <summary>An integer field of <see cref="Encoding"/>, for <see cref="BatchEncoding.ToInt64Matrix"/> and <see cref="BatchEncoding.ToInt64Flat"/>.</summary>
+/// <summary>An integer field of <see cref="TokenEncoding"/>, for <see cref="BatchEncoding.ToInt64Matrix"/> and <see cref="BatchEncoding.ToInt64Flat"/>.</summary>
 public enum EncodingField
 {
-    /// <summary><see cref="Encoding.InputIds"/>.</summary>
+    /// <summary><see cref="TokenEncoding.InputIds"/>.</summary>
     InputIds,
 
-    /// <summary><see cref="Encoding.TokenTypeIds"/>.</summary>
+    /// <summary><see cref="TokenEncoding.TokenTypeIds"/>.</summary>
     TokenTypeIds,
 
-    /// <summary><see cref="Encoding.AttentionMask"/>.</summary>
+    /// <summary><see cref="TokenEncoding.AttentionMask"/>.</summary>
     AttentionMask,
 
-    /// <summary><see cref="Encoding.SpecialTokensMask"/>.</summary>
+    /// <summary><see cref="TokenEncoding.SpecialTokensMask"/>.</summary>
     SpecialTokensMask,
 }

@@ -2,7 +2,7 @@ namespace DebertaSharp.Tokenization;
 
 /// <summary>
 /// A half-open span <c>[Start, End)</c> of UTF-16 code units in the original string a token came from
-/// (the first text or the pair text, see <see cref="Encoding.SequenceIds"/>). Special tokens added by the
+/// (the first text or the pair text, see <see cref="TokenEncoding.SequenceIds"/>). Special tokens added by the
 /// template and padding get <c>(0, 0)</c>, as HuggingFace fast tokenizers report them.
 /// </summary>
 /// <param name="Start">Index of the first UTF-16 code unit covered by the token.</param>

@@ -62,7 +62,7 @@ public class AutoTokenizerTests
     [Fact]
     public void WithoutSpecialTokensNothingIsAdded()
     {
-        Encoding e = Tokenizers.V3.Encode("Hello world!", "A", new EncodeOptions { AddSpecialTokens = false });
+        TokenEncoding e = Tokenizers.V3.Encode("Hello world!", "A", new EncodeOptions { AddSpecialTokens = false });
         Assert.Equal([157, 446, 23, 7, 42, 48, 26, 16, 843, 61], e.InputIds);
         Assert.All(e.TokenTypeIds, t => Assert.Equal(0, t));
         Assert.Equal(Tokenizers.V3.Tokenize("Hello world!").Concat(Tokenizers.V3.Tokenize("A")), e.Tokens);
@@ -78,7 +78,7 @@ public class AutoTokenizerTests
         File.WriteAllText(dir.File("tokenizer_config.json"), json);
         DebertaV2Tokenizer t = DebertaV2Tokenizer.FromPretrained(dir.Path);
         Assert.True(t.DoLowerCase && t.SplitByPunct);
-        Encoding e = t.Encode("HELLO,World [MASK]");
+        TokenEncoding e = t.Encode("HELLO,World [MASK]");
         // split_by_punct: "hello" "," "world [MASK]"... each part gets its own dummy prefix; [MASK] stays special.
         Assert.Equal(Tokenizers.V3.Tokenize("hello").Concat(Tokenizers.V3.Tokenize(",")).Concat(Tokenizers.V3.Tokenize("world")).Append("[MASK]"), e.Tokens.Skip(1).SkipLast(1));
         Assert.Equal(new TokenOffset(5, 6), e.Offsets[e.Tokens.ToList().IndexOf("\u2581,") is int k && k >= 0 ? k : e.Tokens.ToList().IndexOf(",")]);

@@ -9,7 +9,7 @@ internal static class GoldenAssert
     public static List<string> Differences(DebertaTokenizerBase tokenizer, GoldenCase c)
     {
         var problems = new List<string>();
-        Encoding e = tokenizer.Encode(c.Text, c.TextPair);
+        TokenEncoding e = tokenizer.Encode(c.Text, c.TextPair);
 
         void Check<T>(string field, IEnumerable<T> expected, IEnumerable<T> actual)
         {
@@ -54,7 +54,7 @@ internal static class GoldenAssert
 
     public static void BatchMatches(DebertaTokenizerBase tokenizer, GoldenBatchExample x)
     {
-        Encoding[] encodings = x.IsBatch
+        TokenEncoding[] encodings = x.IsBatch
             ? tokenizer.EncodeBatch(x.Texts, x.TextPairs, x.Options).Encodings.ToArray()
             : [tokenizer.Encode(x.Texts[0], x.TextPairs?[0], x.Options)];
         Assert.Equal(x.InputIds.Length, encodings.Length);

@@ -17,7 +17,7 @@ public class OffsetTests
     [MemberData(nameof(Texts))]
     public void SentencePieceSpansNormalizeToTheirPieces(string text)
     {
-        Encoding e = Tokenizers.V3.Encode(text);
+        TokenEncoding e = Tokenizers.V3.Encode(text);
         for (int i = 0; i < e.Length; i++)
         {
             if (e.SequenceIds[i] is null || e.InputIds[i] == Tokenizers.V3.UnkTokenId && e.Tokens[i] == "[UNK]")
@@ -47,7 +47,7 @@ public class OffsetTests
     [MemberData(nameof(Texts))]
     public void ByteLevelSpansHoldTheirBytes(string text)
     {
-        Encoding e = Tokenizers.V1.Encode(text);
+        TokenEncoding e = Tokenizers.V1.Encode(text);
         for (int i = 0; i < e.Length; i++)
         {
             if (e.SequenceIds[i] is null)

@@ -32,7 +32,7 @@ public class TokenizerRobustnessTests
     {
         foreach (DebertaTokenizerBase tokenizer in Tokenizers.Both)
         {
-            Encoding e = tokenizer.Encode(text, text);
+            TokenEncoding e = tokenizer.Encode(text, text);
             AssertWellFormed(e, text, text);
             _ = tokenizer.Decode(e.InputIds);
             _ = tokenizer.Decode(e.InputIds, skipSpecialTokens: true);
@@ -64,7 +64,7 @@ public class TokenizerRobustnessTests
             string text = sb.ToString();
             foreach (DebertaTokenizerBase tokenizer in Tokenizers.Both)
             {
-                Encoding e = tokenizer.Encode(text);
+                TokenEncoding e = tokenizer.Encode(text);
                 AssertWellFormed(e, text, null);
                 _ = tokenizer.Decode(e.InputIds, skipSpecialTokens: true);
             }
@@ -86,13 +86,13 @@ public class TokenizerRobustnessTests
         foreach (DebertaTokenizerBase tokenizer in Tokenizers.Both)
         {
             var watch = Stopwatch.StartNew();
-            Encoding e = tokenizer.Encode(text);
+            TokenEncoding e = tokenizer.Encode(text);
             watch.Stop();
             AssertWellFormed(e, text, null);
             Assert.True(e.Length > 100_000);
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"{tokenizer.GetType().Name} took {watch.Elapsed} for 1 MB");
 
-            Encoding cut = tokenizer.Encode(text, new EncodeOptions { MaxLength = 512 });
+            TokenEncoding cut = tokenizer.Encode(text, new EncodeOptions { MaxLength = 512 });
             Assert.Equal(512, cut.Length);
         }
     }
@@ -104,13 +104,13 @@ public class TokenizerRobustnessTests
         foreach (DebertaTokenizerBase tokenizer in Tokenizers.Both)
         {
             var watch = Stopwatch.StartNew();
-            Encoding e = tokenizer.Encode(text);
+            TokenEncoding e = tokenizer.Encode(text);
             AssertWellFormed(e, text, null);
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"{tokenizer.GetType().Name} took {watch.Elapsed} for one 1 MB word");
         }
     }
 
-    internal static void AssertWellFormed(Encoding e, string text, string? pair)
+    internal static void AssertWellFormed(TokenEncoding e, string text, string? pair)
     {
         int n = e.Length;
         Assert.Equal(n, e.TokenTypeIds.Count);

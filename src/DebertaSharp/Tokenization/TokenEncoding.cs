@@ -4,8 +4,8 @@ namespace DebertaSharp.Tokenization;
 /// One encoded input (a text or a text pair), the fields HuggingFace returns with
 /// <c>return_offsets_mapping=True, return_special_tokens_mask=True</c>. All lists have the same length.
 /// </summary>
-/// <remarks>The name follows HuggingFace; where <c>System.Text</c> is also imported, qualify it or alias it.</remarks>
-public sealed record Encoding
+/// <remarks>Called <c>Encoding</c> in HuggingFace tokenizers; renamed so it does not clash with <c>System.Text.Encoding</c>.</remarks>
+public sealed record TokenEncoding
 {
     /// <summary>Token ids, special tokens and padding included (<c>input_ids</c>).</summary>
     public required IReadOnlyList<int> InputIds { get; init; }
