@@ -5,4 +5,5 @@ var root = new RootCommand("deberta: run, inspect and check DeBERTa checkpoints 
 root.Subcommands.Add(ForwardCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return root.Parse(args).Invoke();
