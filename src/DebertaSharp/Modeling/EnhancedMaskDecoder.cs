@@ -9,8 +9,8 @@ namespace DebertaSharp.Modeling;
 /// (<c>apps/models/masked_language_model.py</c>, <c>EnhancedMaskDecoder</c>). It owns no weights: it reuses the last
 /// encoder layer, the absolute position table <c>deberta.embeddings.position_embeddings</c> and the MLM head.
 /// <list type="bullet">
-/// <item><c>position_biased_input=false</c>: H = input of the last encoder layer, Z = position table at positions
-/// 0…L−1 (not projected, no LayerNorm); the query q = Z + H goes <see cref="Steps"/> times through the last layer
+/// <item><c>position_biased_input=false</c>: H = input of the last encoder layer, Z = position table at <c>position_ids</c> (default
+/// 0…L−1; not projected, no LayerNorm); the query q = Z + H goes <see cref="Steps"/> times through the last layer
 /// (keys and values stay H, same pair mask, relative context rebuilt as the encoder builds it); the head reads q.</item>
 /// <item><c>position_biased_input=true</c>: absolute positions are already in the input, so the last layer's
 /// output goes to the head unchanged (no extra pass).</item>
