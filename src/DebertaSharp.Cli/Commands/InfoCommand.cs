@@ -47,6 +47,7 @@ internal static class InfoCommand
             position_buckets = config.PositionBuckets,
             max_relative_positions = config.EffectiveMaxRelativePositions,
             num_labels = config.NumLabels,
+            enhanced_mask_decoder = (model as DebertaForMaskedLM)?.UseEnhancedMaskDecoder,
             parameters,
             checkpoint_dtypes = dtypes,
             files,
@@ -64,6 +65,10 @@ internal static class InfoCommand
         Console.WriteLine($"{info.architecture} ({info.model_type}) from {folder}");
         Console.WriteLine($"  layers {config.NumHiddenLayers}, hidden {config.HiddenSize}, heads {config.NumAttentionHeads}, intermediate {config.IntermediateSize}, vocab {config.VocabSize}, embedding {config.EffectiveEmbeddingSize}");
         Console.WriteLine($"  relative attention {config.RelativeAttention} [{string.Join("|", config.PosAttType)}], buckets {config.PositionBuckets}, max relative {config.EffectiveMaxRelativePositions}, labels {config.NumLabels}");
+        if (info.enhanced_mask_decoder is { } emd)
+            Console.WriteLine(emd
+                ? "  enhanced mask decoder: on (absolute position table loaded; ForwardMaskedTargets / forward --head emd use it)"
+                : "  enhanced mask decoder: off (on only for a checkpoint with the absolute position table and position_biased_input=false)");
         Console.WriteLine($"  parameters {parameters:N0}; checkpoint dtypes {string.Join(", ", dtypes.Select(kv => $"{kv.Key}×{kv.Value}"))}; files {string.Join(", ", files)}");
         foreach (var line in report.ToString().Split('\n')) Console.WriteLine("  " + line);
         return 0;

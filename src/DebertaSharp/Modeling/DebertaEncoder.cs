@@ -101,8 +101,10 @@ public sealed class DebertaEncoder : nn.Module
             all?.Add(state);
             if (probs is not null) attentions!.Add(probs);
         }
+        // Move each result out exactly once: all[^1] is state, and a second move would push it past the caller's
+        // scope (it then outlived the caller when the caller did not return it). all[0] is the caller's.
         state.MoveToOuterDisposeScope();
-        if (all is not null) foreach (var t in all.Skip(1)) t.MoveToOuterDisposeScope();   // all[0] is the caller's
+        if (all is not null) foreach (var t in all.Skip(1).SkipLast(1)) t.MoveToOuterDisposeScope();
         if (attentions is not null) foreach (var t in attentions) t.MoveToOuterDisposeScope();
         return (state, all, attentions);
     }

@@ -10,16 +10,28 @@ namespace DebertaSharp.Modeling;
 /// DeBERTa with the masked-language-modelling head (HF <c>DebertaForMaskedLM</c> / <c>DebertaV2ForMaskedLM</c>).
 /// The decoder is tied to the word embeddings. Keys: <c>deberta.*</c> and <c>cls.predictions.*</c>
 /// (or <c>lm_predictions.lm_head.*</c> when the checkpoint uses that layout, <c>legacy: false</c>).
+/// <see cref="DebertaPreTrainedModel.Forward(DebertaInputs, bool, bool)"/> is always HF's head; <see cref="ForwardMaskedTargets"/> predicts the targets with the
+/// Enhanced Mask Decoder when <see cref="UseEnhancedMaskDecoder"/> is on.
 /// </summary>
 public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
 {
     private readonly DebertaModel deberta;
     private readonly Func<Tensor, Tensor, Tensor> _logits;   // a delegate, so RegisterComponents does not see the head twice
+    private readonly EnhancedMaskDecoder _emd;
+    private bool _useEmd;
 
     /// <summary>Builds a randomly initialised model; the head layout follows <see cref="DebertaConfig.Legacy"/>.</summary>
-    public DebertaForMaskedLM(DebertaConfig config) : base("DebertaForMaskedLM", config)
+    public DebertaForMaskedLM(DebertaConfig config) : this(config, enhancedMaskDecoder: false) { }
+
+    /// <summary>
+    /// Builds a randomly initialised model. With <paramref name="enhancedMaskDecoder"/> the model also holds the
+    /// absolute position table (<c>deberta.embeddings.position_embeddings.weight</c>, which HF drops when
+    /// <c>position_biased_input=false</c>) and <see cref="UseEnhancedMaskDecoder"/> starts on.
+    /// </summary>
+    /// <exception cref="DebertaConfigurationException">EMD requested for a configuration it cannot run on.</exception>
+    public DebertaForMaskedLM(DebertaConfig config, bool enhancedMaskDecoder) : base("DebertaForMaskedLM", config)
     {
-        deberta = new DebertaModel(config, initialize: false);
+        deberta = new DebertaModel(config, initialize: false, withPositionTable: enhancedMaskDecoder);
         RegisterComponents();
         // The head registers under its HF container name, not under the field's name.
         IMaskedLMHead head;
@@ -36,7 +48,9 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
             head = lmHead;
         }
         _logits = head.Forward;
+        _emd = new EnhancedMaskDecoder(deberta, _logits);
         InitializeWeights();
+        UseEnhancedMaskDecoder = enhancedMaskDecoder;
     }
 
     /// <inheritdoc/>
@@ -45,18 +59,49 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
     /// <inheritdoc/>
     protected override DebertaModel BaseModel => deberta;
 
-    /// <summary>Loads a checkpoint folder (<c>config.json</c> + weights); see <see cref="LoadReport"/> for key details.</summary>
-    public static DebertaForMaskedLM FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => new DebertaForMaskedLM(WithMlmLayout(c, folder)), device, dtype);
-
-    /// <summary>Chooses the head layout the checkpoint uses when it has only <c>lm_predictions.lm_head.*</c>.</summary>
-    private static DebertaConfig WithMlmLayout(DebertaConfig config, string folder)
+    /// <summary>
+    /// Whether <see cref="ForwardMaskedTargets"/> uses the Enhanced Mask Decoder (otherwise the plain HF head).
+    /// <c>FromPretrained</c> turns it on when the checkpoint carries <c>deberta.embeddings.position_embeddings.weight</c>
+    /// and <c>position_biased_input</c> is false; it is off otherwise. With <c>position_biased_input=true</c> it may be
+    /// turned on and then reads the last layer's output, as the original code does.
+    /// </summary>
+    /// <exception cref="DebertaConfigurationException">Turned on for a model without the position table (or with
+    /// <c>embedding_size</c> ≠ <c>hidden_size</c>) while <c>position_biased_input</c> is false.</exception>
+    public bool UseEnhancedMaskDecoder
     {
-        using var checkpoint = Checkpoints.CheckpointReader.Open(folder);
-        bool hasLegacy = checkpoint.Keys.Any(k => k.StartsWith("cls.predictions.", StringComparison.Ordinal));
-        bool hasNew = checkpoint.Keys.Any(k => k.StartsWith("lm_predictions.lm_head.", StringComparison.Ordinal));
+        get => _useEmd;
+        set
+        {
+            if (value && EnhancedMaskDecoder.Unsupported(deberta) is { } why)
+                throw new DebertaConfigurationException($"Cannot use the Enhanced Mask Decoder: {why}.");
+            _useEmd = value;
+        }
+    }
+
+    /// <summary>
+    /// Loads a checkpoint folder (<c>config.json</c> + weights); see <see cref="LoadReport"/> for key details.
+    /// The head layout and <see cref="UseEnhancedMaskDecoder"/> follow the checkpoint's keys.
+    /// </summary>
+    public static DebertaForMaskedLM FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
+        LoadPretrained(folder, c => Build(c, folder), device, dtype);
+
+    /// <summary>
+    /// Builds the model the checkpoint describes: the head layout it uses (only <c>lm_predictions.lm_head.*</c> →
+    /// <c>legacy: false</c>) and, when it carries the absolute position table that <c>position_biased_input=false</c>
+    /// leaves unused, the table plus the Enhanced Mask Decoder.
+    /// </summary>
+    private static DebertaForMaskedLM Build(DebertaConfig config, string folder)
+    {
+        bool hasLegacy, hasNew, hasTable;
+        using (var checkpoint = Checkpoints.CheckpointReader.Open(folder))
+        {
+            hasLegacy = checkpoint.Keys.Any(k => k.StartsWith("cls.predictions.", StringComparison.Ordinal));
+            hasNew = checkpoint.Keys.Any(k => k.StartsWith("lm_predictions.lm_head.", StringComparison.Ordinal));
+            hasTable = checkpoint.Keys.Any(k => k is BasePrefix + ".embeddings.position_embeddings.weight" or "embeddings.position_embeddings.weight");
+        }
         if (hasNew && !hasLegacy && config.Legacy) { config = config.Clone(); config.Legacy = false; }
-        return config;
+        bool emd = hasTable && !config.PositionBiasedInput && config.EffectiveEmbeddingSize == config.HiddenSize;
+        return new DebertaForMaskedLM(config, emd);
     }
 
     /// <inheritdoc/>
@@ -68,6 +113,76 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
         if (inputs.Labels is { } labels)
             loss = F.cross_entropy(logits.view(-1, Config.VocabSize), labels.view(-1), ignore_index: -100);
         return new DebertaOutput { LastHiddenState = last, HiddenStates = all, Attentions = attentions, Logits = logits, Loss = loss };
+    }
+
+    /// <summary>
+    /// Predicts only the target positions: with <see cref="UseEnhancedMaskDecoder"/> through the Enhanced Mask Decoder
+    /// (the original DeBERTa pre-training head), otherwise through the plain HF head on the last hidden state.
+    /// <paramref name="targetMask"/> [B, L] marks targets with non-zero entries; when <c>null</c> the targets are the
+    /// positions where <see cref="DebertaInputs.Labels"/> ≠ −100. Labels use HF's convention (−100 = ignore).
+    /// Rows of the result are the targets in row-major order of (batch, position).
+    /// </summary>
+    /// <exception cref="DebertaInputException">Neither targets nor labels given, shapes that differ from input_ids, or bad ids.</exception>
+    public MaskedTargetsOutput ForwardMaskedTargets(DebertaInputs inputs, Tensor? targetMask = null, bool outputHiddenStates = false)
+    {
+        var ids = inputs.InputIds;
+        if (targetMask is null && inputs.Labels is null)
+            throw new DebertaInputException("ForwardMaskedTargets needs a target mask or labels (−100 = not a target).");
+        foreach (var (name, t) in new[] { ("target mask", targetMask), ("labels", inputs.Labels) })
+            if (t is not null && !t.shape.SequenceEqual(ids.shape))
+                throw new DebertaInputException($"{name} has shape [{string.Join(", ", t.shape)}] but input_ids has [{string.Join(", ", ids.shape)}].");
+
+        using var scope = NewDisposeScope();
+        var targets = targetMask ?? inputs.Labels!.ne(-100);                             // [B, L]
+        var (last, all, _) = deberta.Encode(inputs, outputHiddenStates: true, outputAttentions: false);
+        var mask = inputs.AttentionMask ?? ones_like(ids);
+        var index = targets.ne(0).reshape(-1).nonzero().view(-1);                      // [T]
+        Tensor logits;
+        IReadOnlyList<Tensor> queries;
+        Tensor? z = null;
+        if (_useEmd)
+        {
+            List<Tensor> steps;
+            (logits, steps, z) = _emd.Forward(all!, mask, index, inputs.PositionIds);   // [T, vocab]
+            queries = steps;
+        }
+        else
+        {
+            var atTargets = last.reshape(-1, last.shape[^1]).index_select(0, index);   // [T, H]
+            logits = _logits(atTargets, deberta.Embeddings.WordEmbeddings);              // [T, vocab]
+            queries = [];
+        }
+
+        Tensor? labels = null, perToken = null, loss = null;
+        if (inputs.Labels is { } allLabels)
+        {
+            labels = allLabels.reshape(-1).index_select(0, index).to(ScalarType.Int64); // [T]
+            if (index.shape[0] == 0)
+            {
+                perToken = zeros(0, dtype: logits.dtype, device: logits.device);
+                loss = zeros(Array.Empty<long>(), dtype: logits.dtype, device: logits.device);
+            }
+            else
+            {
+                perToken = F.cross_entropy(logits, labels, ignore_index: -100, reduction: nn.Reduction.None);   // [T]
+                loss = F.cross_entropy(logits, labels, ignore_index: -100);                                    // []
+            }
+        }
+
+        var output = new MaskedTargetsOutput
+        {
+            UsedEnhancedMaskDecoder = _useEmd,
+            TargetIndex = index,
+            Logits = logits,
+            QueryStates = queries,
+            PositionStates = z,
+            Labels = labels,
+            LossPerToken = perToken,
+            Loss = loss,
+            HiddenStates = outputHiddenStates ? all : null,
+        };
+        foreach (var (_, t) in output.NamedTensors()) t.MoveToOuterDisposeScope();
+        return output;
     }
 }
 

@@ -55,3 +55,63 @@ public class DebertaOutput : IDisposable
 
     internal static void MoveOut(Tensor? t) => t?.MoveToOuterDisposeScope();
 }
+
+/// <summary>
+/// Masked-LM predictions at target positions only, from <see cref="DebertaForMaskedLM.ForwardMaskedTargets"/>.
+/// Rows are the targets in row-major order of (batch, position). The output owns its tensors: dispose it.
+/// </summary>
+public sealed class MaskedTargetsOutput : IDisposable
+{
+    /// <summary>Whether the Enhanced Mask Decoder produced these predictions (otherwise the plain HF head did).</summary>
+    public required bool UsedEnhancedMaskDecoder { get; init; }
+
+    /// <summary>Flat index b·L + l of each target, int64 [T].</summary>
+    public required Tensor TargetIndex { get; init; }
+
+    /// <summary>Vocabulary scores at the targets [T, vocab].</summary>
+    public required Tensor Logits { get; init; }
+
+    /// <summary>
+    /// The decoder's query at the targets after each EMD step, [T, hidden] each (two with
+    /// <c>position_biased_input=false</c>, one — the last layer's output — with <c>position_biased_input=true</c>);
+    /// empty when the plain head was used.
+    /// </summary>
+    public required IReadOnlyList<Tensor> QueryStates { get; init; }
+
+    /// <summary>Z, the absolute position embeddings the EMD query starts from [B, L, hidden]; <c>null</c> unless EMD ran with <c>position_biased_input=false</c>.</summary>
+    public Tensor? PositionStates { get; init; }
+
+    /// <summary>Labels at the targets [T] (HF convention, −100 = ignore), when labels were given.</summary>
+    public Tensor? Labels { get; init; }
+
+    /// <summary>Cross-entropy per target [T] (0 where the label is −100), when labels were given.</summary>
+    public Tensor? LossPerToken { get; init; }
+
+    /// <summary>Scalar mean cross-entropy over targets with a label (HF's MLM loss); 0 when there are no targets.</summary>
+    public Tensor? Loss { get; init; }
+
+    /// <summary>Embedding output then each layer's output (N + 1 tensors [B, L, hidden]), when requested.</summary>
+    public IReadOnlyList<Tensor>? HiddenStates { get; init; }
+
+    /// <summary>Every tensor of this output with a readable name.</summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> NamedTensors()
+    {
+        yield return new("target_index", TargetIndex);
+        yield return new("logits", Logits);
+        for (int i = 0; i < QueryStates.Count; i++) yield return new($"query_states.{i}", QueryStates[i]);
+        if (PositionStates is not null) yield return new("position_states", PositionStates);
+        if (Labels is not null) yield return new("labels", Labels);
+        if (LossPerToken is not null) yield return new("loss_per_token", LossPerToken);
+        if (Loss is not null) yield return new("loss", Loss);
+        if (HiddenStates is not null)
+            for (int i = 0; i < HiddenStates.Count; i++) yield return new($"hidden_states.{i}", HiddenStates[i]);
+    }
+
+    /// <summary>Disposes every tensor this output holds (shared ones once).</summary>
+    public void Dispose()
+    {
+        var seen = new HashSet<IntPtr>();
+        foreach (var (_, t) in NamedTensors())
+            if (!t.IsInvalid && seen.Add(t.Handle)) t.Dispose();
+    }
+}
