@@ -135,12 +135,23 @@ public abstract class DebertaPreTrainedModel : nn.Module
 
     /// <summary>Loads the checkpoint folder into a freshly built model of type <typeparamref name="T"/>.</summary>
     protected static T LoadPretrained<T>(string folder, Func<DebertaConfig, T> build, Device? device, ScalarType? dtype)
+        where T : DebertaPreTrainedModel =>
+        LoadPretrained(folder, (config, _) => build(config), device, dtype);
+
+    /// <summary>
+    /// Loads the checkpoint folder into a model that <paramref name="build"/> makes from the config and the opened
+    /// checkpoint (for heads whose layout depends on the keys present); the checkpoint is opened once.
+    /// </summary>
+    protected static T LoadPretrained<T>(string folder, Func<DebertaConfig, CheckpointReader, T> build, Device? device, ScalarType? dtype)
         where T : DebertaPreTrainedModel
     {
         var config = DebertaConfig.FromFile(folder);
-        var model = build(config);
+        T model;
         using (var checkpoint = CheckpointReader.Open(folder))
+        {
+            model = build(config, checkpoint);
             model.LoadWeights(checkpoint);
+        }
         if (dtype is { } dt) model.to(dt);
         if (device is not null) model.to(device);
         model.eval();

@@ -83,22 +83,18 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
     /// The head layout and <see cref="UseEnhancedMaskDecoder"/> follow the checkpoint's keys.
     /// </summary>
     public static DebertaForMaskedLM FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => Build(c, folder), device, dtype);
+        LoadPretrained(folder, Build, device, dtype);
 
     /// <summary>
     /// Builds the model the checkpoint describes: the head layout it uses (only <c>lm_predictions.lm_head.*</c> →
     /// <c>legacy: false</c>) and, when it carries the absolute position table that <c>position_biased_input=false</c>
     /// leaves unused, the table plus the Enhanced Mask Decoder.
     /// </summary>
-    private static DebertaForMaskedLM Build(DebertaConfig config, string folder)
+    private static DebertaForMaskedLM Build(DebertaConfig config, Checkpoints.CheckpointReader checkpoint)
     {
-        bool hasLegacy, hasNew, hasTable;
-        using (var checkpoint = Checkpoints.CheckpointReader.Open(folder))
-        {
-            hasLegacy = checkpoint.Keys.Any(k => k.StartsWith("cls.predictions.", StringComparison.Ordinal));
-            hasNew = checkpoint.Keys.Any(k => k.StartsWith("lm_predictions.lm_head.", StringComparison.Ordinal));
-            hasTable = checkpoint.Keys.Any(k => k is BasePrefix + ".embeddings.position_embeddings.weight" or "embeddings.position_embeddings.weight");
-        }
+        bool hasLegacy = checkpoint.Keys.Any(k => k.StartsWith("cls.predictions.", StringComparison.Ordinal));
+        bool hasNew = checkpoint.Keys.Any(k => k.StartsWith("lm_predictions.lm_head.", StringComparison.Ordinal));
+        bool hasTable = checkpoint.Keys.Any(k => k is BasePrefix + ".embeddings.position_embeddings.weight" or "embeddings.position_embeddings.weight");
         if (hasNew && !hasLegacy && config.Legacy) { config = config.Clone(); config.Legacy = false; }
         bool emd = hasTable && !config.PositionBiasedInput && config.EffectiveEmbeddingSize == config.HiddenSize;
         return new DebertaForMaskedLM(config, emd);
