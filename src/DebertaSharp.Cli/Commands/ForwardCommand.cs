@@ -43,23 +43,11 @@ internal static class ForwardCommand
         var tensors = ReadInputs(inputsPath);
         try
         {
-            var batch = new DebertaInputs(tensors["input_ids"])
-            {
-                AttentionMask = tensors.GetValueOrDefault("attention_mask"),
-                TokenTypeIds = tensors.GetValueOrDefault("token_type_ids"),
-                PositionIds = tensors.GetValueOrDefault("position_ids"),
-                Labels = tensors.GetValueOrDefault("labels"),
-                StartPositions = tensors.GetValueOrDefault("start_positions"),
-                EndPositions = tensors.GetValueOrDefault("end_positions"),
-            };
             using var _ = no_grad();
-            using var result = net.Forward(batch, outputHiddenStates: true, outputAttentions: true);
+            using var result = net.Forward(DebertaInputs.FromNamedTensors(tensors), outputHiddenStates: true, outputAttentions: true);
             using var scope = NewDisposeScope();
             var named = result.NamedTensors().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.to(ScalarType.Float32).cpu())).ToList();
-            SafetensorsWriter.Save(outputPath, named);
-            Console.WriteLine($"{net.ArchitectureName}: wrote {named.Count} tensors to {outputPath}");
-            foreach (var (name, t) in named)
-                Console.WriteLine(t.dim() == 0 ? $"  {name} = {t.item<float>():G6}" : $"  {name} [{string.Join(", ", t.shape)}]");
+            WriteAndReport(outputPath, named, net.ArchitectureName + ":");
             return 0;
         }
         finally
@@ -88,13 +76,7 @@ internal static class ForwardCommand
             var hfLabels = original.to(ScalarType.Int64).masked_fill(targets.logical_not(), -100);
             if (tensors.TryGetValue("labels_hf", out var given) && !(given.shape.SequenceEqual(hfLabels.shape) && given.to(ScalarType.Int64).eq(hfLabels).all().item<bool>()))
                 throw new DebertaInputException($"{inputsPath}: labels_hf does not match labels (label > 0 → the label, −100 elsewhere).");
-            var batch = new DebertaInputs(tensors["input_ids"])
-            {
-                AttentionMask = tensors.GetValueOrDefault("attention_mask"),
-                TokenTypeIds = tensors.GetValueOrDefault("token_type_ids"),
-                PositionIds = tensors.GetValueOrDefault("position_ids"),
-                Labels = hfLabels,
-            };
+            var batch = DebertaInputs.FromNamedTensors(tensors) with { Labels = hfLabels };
             using var emd = net.ForwardMaskedTargets(batch, targets, outputHiddenStates: true);
             using var plain = net.Forward(batch);
             var plainLogits = plain.Logits!;                                                  // [B, L, vocab]
@@ -109,16 +91,22 @@ internal static class ForwardCommand
             named.Add(new("hf_plain_mlm_loss", plain.Loss!));
             var written = named.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.to(ScalarType.Float32).cpu())).ToList();
             written.Add(new("emd_labels", emd.Labels!.to(ScalarType.Int64).cpu()));
-            SafetensorsWriter.Save(outputPath, written);
-            Console.WriteLine($"{net.ArchitectureName} with the Enhanced Mask Decoder: {emd.TargetIndex.shape[0]} targets; wrote {written.Count} tensors to {outputPath}");
-            foreach (var (name, t) in written)
-                Console.WriteLine(t.dim() == 0 ? $"  {name} = {t.item<float>():G6}" : $"  {name} [{string.Join(", ", t.shape)}]");
+            WriteAndReport(outputPath, written, $"{net.ArchitectureName} with the Enhanced Mask Decoder: {emd.TargetIndex.shape[0]} targets;");
             return 0;
         }
         finally
         {
             foreach (var t in tensors.Values) t.Dispose();
         }
+    }
+
+    /// <summary>Writes the tensors and prints one line each: the value of scalars, the shape of the rest.</summary>
+    private static void WriteAndReport(string outputPath, List<KeyValuePair<string, Tensor>> tensors, string title)
+    {
+        SafetensorsWriter.Save(outputPath, tensors);
+        Console.WriteLine($"{title} wrote {tensors.Count} tensors to {outputPath}");
+        foreach (var (name, t) in tensors)
+            Console.WriteLine(t.dim() == 0 ? $"  {name} = {t.item<float>():G6}" : $"  {name} [{string.Join(", ", t.shape)}]");
     }
 
     private static Dictionary<string, Tensor> ReadInputs(string path) => ReadInputs(path, InputNames);

@@ -27,6 +27,23 @@ public sealed record DebertaInputs(Tensor InputIds)
 
     /// <summary>Question answering: answer end index per row [B].</summary>
     public Tensor? EndPositions { get; init; }
+
+    /// <summary>
+    /// Inputs from tensors named as HF's forward arguments (<c>input_ids</c>, <c>attention_mask</c>, <c>token_type_ids</c>,
+    /// <c>position_ids</c>, <c>labels</c>, <c>start_positions</c>, <c>end_positions</c>); other names are not looked at.
+    /// </summary>
+    /// <exception cref="DebertaInputException"><c>input_ids</c> is absent.</exception>
+    public static DebertaInputs FromNamedTensors(IReadOnlyDictionary<string, Tensor> tensors) =>
+        new(tensors.TryGetValue("input_ids", out var ids) ? ids
+            : throw new DebertaInputException($"No 'input_ids' among the inputs (given: {string.Join(", ", tensors.Keys)})."))
+        {
+            AttentionMask = tensors.GetValueOrDefault("attention_mask"),
+            TokenTypeIds = tensors.GetValueOrDefault("token_type_ids"),
+            PositionIds = tensors.GetValueOrDefault("position_ids"),
+            Labels = tensors.GetValueOrDefault("labels"),
+            StartPositions = tensors.GetValueOrDefault("start_positions"),
+            EndPositions = tensors.GetValueOrDefault("end_positions"),
+        };
 }
 
 /// <summary>Checks inputs before they reach native code, so mistakes surface as <see cref="DebertaInputException"/>.</summary>

@@ -36,14 +36,7 @@ public sealed class GoldenCase
     public Dictionary<string, Tensor> Inputs() => ReadAll(Path.Combine(Folder, "inputs.safetensors"));
     public Dictionary<string, Tensor> Expected() => ReadAll(Path.Combine(Folder, "expected.safetensors"));
 
-    public static DebertaInputs ToInputs(Dictionary<string, Tensor> t) => new(t["input_ids"])
-    {
-        AttentionMask = t.GetValueOrDefault("attention_mask"),
-        TokenTypeIds = t.GetValueOrDefault("token_type_ids"),
-        Labels = t.GetValueOrDefault("labels"),
-        StartPositions = t.GetValueOrDefault("start_positions"),
-        EndPositions = t.GetValueOrDefault("end_positions"),
-    };
+    public static DebertaInputs ToInputs(Dictionary<string, Tensor> t) => DebertaInputs.FromNamedTensors(t);
 }
 
 /// <summary>Parity checks with the project's tolerance: max |Δ| ≤ 1e-5 × max(1, max |reference|) per tensor.</summary>
