@@ -36,37 +36,27 @@ public static class AutoTokenizer
     private static Kind Detect(string directory)
     {
         string configPath = Path.Combine(directory, "tokenizer_config.json");
-        if (File.Exists(configPath))
+        if (StringProperty(configPath, "tokenizer_class") is { } tokenizerClass)
         {
-            using JsonDocument doc = TokenizerConfig.ParseFile(configPath);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object &&
-                doc.RootElement.TryGetProperty("tokenizer_class", out JsonElement cls) && cls.ValueKind == JsonValueKind.String)
+            return tokenizerClass switch
             {
-                return cls.GetString() switch
-                {
-                    "DebertaV2Tokenizer" or "DebertaV2TokenizerFast" => Kind.V2,
-                    "DebertaTokenizer" or "DebertaTokenizerFast" => Kind.V1,
-                    var other => throw new TokenizerException(
-                        $"'{configPath}': tokenizer_class '{other}' is not a DeBERTa tokenizer (DebertaV2Tokenizer or DebertaTokenizer)."),
-                };
-            }
+                "DebertaV2Tokenizer" or "DebertaV2TokenizerFast" => Kind.V2,
+                "DebertaTokenizer" or "DebertaTokenizerFast" => Kind.V1,
+                _ => throw new TokenizerException(
+                    $"'{configPath}': tokenizer_class '{tokenizerClass}' is not a DeBERTa tokenizer (DebertaV2Tokenizer or DebertaTokenizer)."),
+            };
         }
 
         string modelConfigPath = Path.Combine(directory, "config.json");
-        if (File.Exists(modelConfigPath))
+        if (StringProperty(modelConfigPath, "model_type") is { } modelType)
         {
-            using JsonDocument doc = TokenizerConfig.ParseFile(modelConfigPath);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object &&
-                doc.RootElement.TryGetProperty("model_type", out JsonElement type) && type.ValueKind == JsonValueKind.String)
+            return modelType switch
             {
-                return type.GetString() switch
-                {
-                    "deberta-v2" => Kind.V2,
-                    "deberta" => Kind.V1,
-                    var other => throw new TokenizerException(
-                        $"'{modelConfigPath}': model_type '{other}' is not a DeBERTa model (deberta or deberta-v2)."),
-                };
-            }
+                "deberta-v2" => Kind.V2,
+                "deberta" => Kind.V1,
+                _ => throw new TokenizerException(
+                    $"'{modelConfigPath}': model_type '{modelType}' is not a DeBERTa model (deberta or deberta-v2)."),
+            };
         }
 
         if (File.Exists(Path.Combine(directory, DebertaV2Tokenizer.ModelFileName)))
@@ -81,5 +71,20 @@ public static class AutoTokenizer
 
         throw new TokenizerException(
             $"'{directory}' holds no tokenizer: expected {DebertaV2Tokenizer.ModelFileName} (DeBERTa-v2/v3) or {DebertaTokenizer.VocabFileName} + {DebertaTokenizer.MergesFileName} (DeBERTa v1).");
+    }
+
+    /// <summary>The string value of top-level <paramref name="name"/> in the JSON file, or <c>null</c> when the file or the string is absent.</summary>
+    private static string? StringProperty(string path, string name)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        using JsonDocument doc = TokenizerConfig.ParseFile(path);
+        return doc.RootElement.ValueKind == JsonValueKind.Object &&
+               doc.RootElement.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
     }
 }
