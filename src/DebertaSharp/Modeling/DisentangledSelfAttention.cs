@@ -123,17 +123,17 @@ public sealed class DisentangledSelfAttention : nn.Module
         if (_v1)
         {
             // in_proj rows are [q|k|v] interleaved head by head: view its output as [B, L, heads, 3, d].
-            var weight = in_proj!.weight!.view(_heads, 3, _headSize, -1);
             Tensor q, k, v;
             if (queryStates is null)
             {
-                var qkv = in_proj.forward(hidden).view(hidden.shape[0], hidden.shape[1], _heads, 3, _headSize);
+                var qkv = in_proj!.forward(hidden).view(hidden.shape[0], hidden.shape[1], _heads, 3, _headSize);
                 q = qkv.select(3, 0).permute(0, 2, 1, 3);
                 k = qkv.select(3, 1).permute(0, 2, 1, 3);
                 v = qkv.select(3, 2).permute(0, 2, 1, 3);
             }
             else
             {
+                var weight = in_proj!.weight!.view(_heads, 3, _headSize, -1);   // [heads, q|k|v, d, hidden]
                 q = SplitHeads(nn.functional.linear(queryStates, weight.select(1, 0).reshape(_heads * _headSize, -1)));
                 k = SplitHeads(nn.functional.linear(hidden, weight.select(1, 1).reshape(_heads * _headSize, -1)));
                 v = SplitHeads(nn.functional.linear(hidden, weight.select(1, 2).reshape(_heads * _headSize, -1)));
