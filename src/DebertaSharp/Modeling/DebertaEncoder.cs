@@ -16,6 +16,7 @@ public sealed class DebertaEncoder : nn.Module
     private readonly LayerNorm? LayerNorm;
     private readonly ConvLayer? conv;
     private readonly DebertaConfig _config;
+    private AttentionOptions _options = new();
 
     /// <summary>Builds the encoder.</summary>
     public DebertaEncoder(DebertaConfig config) : base("encoder")
@@ -35,22 +36,43 @@ public sealed class DebertaEncoder : nn.Module
     /// <summary>The layers, in order.</summary>
     public IReadOnlyList<DebertaLayer> Layers => layer.ToList();
 
-    /// <summary>
-    /// Boolean mask [B, 1, Lq, Lk] of allowed (query, key) pairs from a [B, L] padding mask (m_i·m_j, so padded query
-    /// rows are fully masked) or a [B, Lq, Lk] pair mask.
-    /// </summary>
-    public static Tensor PairMask(Tensor attentionMask)
+    /// <summary>How attention is computed (not saved with the checkpoint). Validated when set.</summary>
+    public AttentionOptions Options
     {
-        using var scope = NewDisposeScope();
-        var m = attentionMask.ne(0);
-        var keep = m.dim() == 2 ? m.unsqueeze(1).unsqueeze(2).logical_and(m.unsqueeze(1).unsqueeze(3)) : m.unsqueeze(1);
-        return keep.MoveToOuterDisposeScope();
+        get => _options;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            value.Validate();
+            _options = value;
+        }
     }
 
     /// <summary>
-    /// Relative embeddings and (query, key) table indices for <paramref name="queryLength"/> × <paramref name="keyLength"/>,
-    /// or <c>null</c> without relative attention. v1 uses rows [max_rel − span, max_rel + span) with
-    /// span = min(max(Lq, Lk), max_rel); v2 uses the whole table (span = buckets or max_rel) and log buckets.
+    /// Everything the layers' attention shares for <paramref name="queryLength"/> × <paramref name="keyLength"/>:
+    /// the mask from a [B, L] padding mask or a [B, Lq, Lk] pair mask (nonzero = attend; a padded query row is fully
+    /// masked) in the forms <see cref="Options"/> needs, in <paramref name="dtype"/>, and the relative positions.
+    /// </summary>
+    public AttentionContext BuildAttentionContext(Tensor attentionMask, long queryLength, long keyLength, ScalarType dtype)
+    {
+        var relative = BuildRelativeContext(queryLength, keyLength);
+        try
+        {
+            return AttentionContext.Build(_options, attentionMask, dtype, relative, queryLength, keyLength);
+        }
+        catch
+        {
+            relative?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Relative embeddings and how (query, key) pairs find their rows, for <paramref name="queryLength"/> ×
+    /// <paramref name="keyLength"/>, or <c>null</c> without relative attention. v1 uses rows [max_rel − span, max_rel + span)
+    /// with span = min(max(Lq, Lk), max_rel); v2 uses the whole table (span = buckets or max_rel) and log buckets.
+    /// The reference implementation gets the whole (normalised) table and the [Lq, Lk] index; the fast one only the
+    /// rows that some pair reaches (2L − 1 when every distance below the span has its own row) and the row of each distance.
     /// </summary>
     public RelativeContext? BuildRelativeContext(long queryLength, long keyLength)
     {
@@ -59,23 +81,38 @@ public sealed class DebertaEncoder : nn.Module
         Tensor table = rel_embeddings.weight!;
         var device = table.device;
         int maxRel = _config.EffectiveMaxRelativePositions;
-        long span;
-        Tensor relative;
-        if (_config.ModelType == DebertaModelType.Deberta)
+        bool v1 = _config.ModelType == DebertaModelType.Deberta;
+        long span = v1 ? Math.Min(Math.Max(queryLength, keyLength), maxRel) : _config.PositionEmbeddingSpan;
+        if (v1) table = table.narrow(0, maxRel - span, 2 * span);
+        int buckets = v1 ? -1 : _config.PositionBuckets;
+        int maxPosition = v1 ? -1 : maxRel;
+
+        if (_options.Implementation == AttentionImplementation.Reference)
         {
-            span = Math.Min(Math.Max(queryLength, keyLength), maxRel);
-            table = table.narrow(0, maxRel - span, 2 * span);
-            relative = RelativePositions.Build(queryLength, keyLength, -1, -1, device);
+            if (LayerNorm is not null) table = LayerNorm.forward(table);
+            var relative = RelativePositions.Build(queryLength, keyLength, buckets, maxPosition, device);
+            var index = RelativePositions.ToTableIndex(relative, span);
+            return new RelativeContext(RelativeLayout.Table, table.MoveToOuterDisposeScope(), index.MoveToOuterDisposeScope(),
+                null, span, queryLength, keyLength);
         }
-        else
-        {
-            span = _config.PositionEmbeddingSpan;
-            relative = RelativePositions.Build(queryLength, keyLength, _config.PositionBuckets, maxRel, device);
-        }
-        if (LayerNorm is not null) table = LayerNorm.forward(table);
-        var index = RelativePositions.ToTableIndex(relative, span);
-        var context = new RelativeContext(table.MoveToOuterDisposeScope(), index.MoveToOuterDisposeScope(), span);
-        return context;
+
+        // Distances r = i − j that occur, ascending: −(Lk − 1) … Lq − 1, and the table row of each.
+        var distances = arange(-(keyLength - 1), queryLength, dtype: ScalarType.Int64, device: device);
+        if (buckets > 0 && maxPosition > 0) distances = RelativePositions.MakeLogBucketPosition(distances, buckets, maxPosition);
+        var tableIndex = RelativePositions.ToTableIndex(distances, span);                     // [Lq + Lk − 1], non-decreasing
+        long first = tableIndex.min().item<long>(), last = tableIndex.max().item<long>();
+        var rows = table.narrow(0, first, last - first + 1);                                   // [R, H]
+        if (LayerNorm is not null) rows = LayerNorm.forward(rows);                             // per row: normalising a slice is exact
+        var distanceIndex = tableIndex - first;
+        long count = last - first + 1, width = queryLength + keyLength - 1;
+        // One score column per distance costs width/count times the columns of one per row; a gather costs a pass
+        // over [Lq, Lk]. Measured here: shifting wins while width ≤ 1.5·count (log buckets repeat rows beyond that).
+        var layout = queryLength > _options.ChunkQueriesAbove ? RelativeLayout.Chunked
+            : 2 * width <= 3 * count ? RelativeLayout.Shifted
+            : RelativeLayout.Gathered;
+        var pairs = layout == RelativeLayout.Gathered ? RelativeContext.PairIndex(distanceIndex, 0, queryLength, keyLength) : null;
+        return new RelativeContext(layout, rows.MoveToOuterDisposeScope(), pairs?.MoveToOuterDisposeScope(),
+            distanceIndex.MoveToOuterDisposeScope(), span, queryLength, keyLength);
     }
 
     /// <summary>
@@ -87,15 +124,14 @@ public sealed class DebertaEncoder : nn.Module
         bool outputHiddenStates = false, bool outputAttentions = false)
     {
         using var scope = NewDisposeScope();
-        var keep = PairMask(attentionMask);
         var inputMask = attentionMask.dim() == 2 ? attentionMask : attentionMask.sum(-2).gt(0);
-        using var relative = BuildRelativeContext(hidden.shape[1], hidden.shape[1]);
+        using var context = BuildAttentionContext(attentionMask, hidden.shape[1], hidden.shape[1], hidden.dtype);
         var all = outputHiddenStates ? new List<Tensor> { hidden } : null;
         var attentions = outputAttentions ? new List<Tensor>() : null;
         var state = hidden;
         for (int i = 0; i < layer.Count; i++)
         {
-            var (next, probs) = layer[i].Forward(state, keep, relative, null, outputAttentions);
+            var (next, probs) = layer[i].Forward(state, context, null, outputAttentions);
             if (i == 0 && conv is not null) next = conv.Forward(hidden, next, inputMask);
             state = next;
             all?.Add(state);

@@ -47,12 +47,12 @@ public sealed class DebertaAttention : nn.Module
     public DisentangledSelfAttention Self => self;
 
     /// <summary>Attention output [B, Lq, H] (residual is the query input) and optional probabilities.</summary>
-    public (Tensor Output, Tensor? Probabilities) Forward(Tensor hidden, Tensor keep, RelativeContext? relative,
+    public (Tensor Output, Tensor? Probabilities) Forward(Tensor hidden, AttentionContext context,
         Tensor? queryStates, bool outputAttentions)
     {
         using var scope = NewDisposeScope();
-        var (context, probs) = self.Forward(hidden, keep, relative, queryStates, outputAttentions);
-        var result = output.Forward(context, queryStates ?? hidden).MoveToOuterDisposeScope();
+        var (attended, probs) = self.Forward(hidden, context, queryStates, outputAttentions);
+        var result = output.Forward(attended, queryStates ?? hidden).MoveToOuterDisposeScope();
         probs?.MoveToOuterDisposeScope();
         return (result, probs);
     }
@@ -103,11 +103,11 @@ public sealed class DebertaLayer : nn.Module
     /// Layer output [B, Lq, H]. <paramref name="queryStates"/> (the Enhanced Mask Decoder's query) replaces the
     /// query and the attention residual; keys and values always come from <paramref name="hidden"/>.
     /// </summary>
-    public (Tensor Output, Tensor? Probabilities) Forward(Tensor hidden, Tensor keep, RelativeContext? relative,
+    public (Tensor Output, Tensor? Probabilities) Forward(Tensor hidden, AttentionContext context,
         Tensor? queryStates = null, bool outputAttentions = false)
     {
         using var scope = NewDisposeScope();
-        var (attended, probs) = attention.Forward(hidden, keep, relative, queryStates, outputAttentions);
+        var (attended, probs) = attention.Forward(hidden, context, queryStates, outputAttentions);
         var result = output.Forward(intermediate.Forward(attended), attended).MoveToOuterDisposeScope();
         probs?.MoveToOuterDisposeScope();
         return (result, probs);

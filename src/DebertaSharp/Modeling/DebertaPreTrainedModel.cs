@@ -58,6 +58,17 @@ public abstract class DebertaPreTrainedModel : nn.Module
     /// <summary>HF architecture name, e.g. <c>DebertaV2ForSequenceClassification</c>.</summary>
     public string ArchitectureName => Architectures.Name(Config.ModelType, Head);
 
+    /// <summary>
+    /// How attention is computed: algorithm, query chunking of long inputs. Run-time only (not saved with the
+    /// checkpoint); results agree across settings within float rounding.
+    /// </summary>
+    /// <exception cref="DebertaConfigurationException">An option is out of range (on set).</exception>
+    public AttentionOptions AttentionOptions
+    {
+        get => Deberta.Encoder.Options;
+        set => Deberta.Encoder.Options = value;
+    }
+
     /// <summary>The device of the parameters.</summary>
     public Device Device => parameters().First().device;
 

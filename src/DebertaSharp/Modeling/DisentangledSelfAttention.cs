@@ -12,6 +12,9 @@ namespace DebertaSharp.Modeling;
 /// v1 (<c>deberta</c>) uses a fused <c>in_proj</c> with <c>q_bias</c>/<c>v_bias</c>, <c>pos_proj</c> (c2p, no bias),
 /// <c>pos_q_proj</c> (p2c) and optional talking heads; v2/v3 uses <c>query_proj</c>/<c>key_proj</c>/<c>value_proj</c>
 /// and either shares them with the positions (<c>share_att_key</c>) or has <c>pos_key_proj</c>/<c>pos_query_proj</c>.
+/// Two algorithms (<see cref="AttentionImplementation"/>): HF's reference and the fast one, which scores only the
+/// relative rows in use and hands the position bias to <c>scaled_dot_product_attention</c>.
+/// The scale is divided into q (and Qr) before any product, so that half precision does not overflow (HF PR #24116).
 /// HF keys: <c>attention.self.*</c>.
 /// </summary>
 public sealed class DisentangledSelfAttention : nn.Module
@@ -40,6 +43,7 @@ public sealed class DisentangledSelfAttention : nn.Module
     private readonly int _heads;
     private readonly int _headSize;
     private readonly double _scale;
+    private readonly double _dropoutProbability;
 
     /// <summary>Builds the attention of one layer.</summary>
     public DisentangledSelfAttention(DebertaConfig config) : base("self")
@@ -50,6 +54,7 @@ public sealed class DisentangledSelfAttention : nn.Module
         _p2c = config.UsesP2C;
         _heads = config.NumAttentionHeads;
         _headSize = config.HeadSize;
+        _dropoutProbability = config.AttentionProbsDropoutProb;
         int all = _heads * _headSize;
         int hidden = config.HiddenSize;
         // Every term is divided by √(d·scale_factor), scale_factor = 1 + [c2p] + [p2c] (HF; independent of relative_attention).
@@ -86,36 +91,25 @@ public sealed class DisentangledSelfAttention : nn.Module
 
     /// <summary>
     /// Attends from <paramref name="queryStates"/> (or <paramref name="hidden"/>) [B, Lq, H] over <paramref name="hidden"/> [B, Lk, H].
-    /// <paramref name="keep"/> is the boolean mask [B, 1, Lq, Lk] of allowed (query, key) pairs.
     /// Returns the context [B, Lq, heads·d] and, when <paramref name="outputAttentions"/>, the probabilities [B, heads, Lq, Lk].
     /// </summary>
-    public (Tensor Context, Tensor? Probabilities) Forward(Tensor hidden, Tensor keep, RelativeContext? relative,
+    public (Tensor Context, Tensor? Probabilities) Forward(Tensor hidden, AttentionContext context,
         Tensor? queryStates = null, bool outputAttentions = false)
     {
         using var scope = NewDisposeScope();
         var (q, k, v) = Project(hidden, queryStates);                // each [B, heads, L, d]
         q = q / _scale;                                               // fold the scale into q once
-        var scores = q.matmul(k.transpose(-1, -2));                  // [B, heads, Lq, Lk]
+        var relative = _relative ? context.Relative : null;
+        var (attended, probs) =
+            context.Options.Implementation == AttentionImplementation.Reference ? ReferenceAttention(q, k, v, context, relative)
+            : context.Chunked ? ChunkedAttention(q, k, v, context, relative, outputAttentions)
+            : FastAttention(q, k, v, context, relative, outputAttentions);
 
-        if (_relative && relative is not null)
-            scores = scores + PositionScores(q, k, relative);
-
-        if (head_logits_proj is not null)
-            scores = head_logits_proj.forward(scores.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
-
-        // XSoftmax (transformers 4.44): masked scores -> dtype min, softmax, masked entries -> 0 (padded query rows all zero).
-        var drop = keep.logical_not();
-        var probs = scores.masked_fill(drop, finfo(scores.dtype).min).softmax(-1).masked_fill(drop, 0);
-        probs = dropout.forward(probs);
-        if (head_weights_proj is not null)
-            probs = head_weights_proj.forward(probs.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
-
-        var context = probs.matmul(v);                               // [B, heads, Lq, d]
-        long b = context.shape[0], lq = context.shape[2];
-        context = context.permute(0, 2, 1, 3).reshape(b, lq, _heads * _headSize);
-        context.MoveToOuterDisposeScope();
-        if (outputAttentions) probs.MoveToOuterDisposeScope();
-        return (context, outputAttentions ? probs : null);
+        long b = attended.shape[0], lq = attended.shape[2];
+        var result = attended.permute(0, 2, 1, 3).reshape(b, lq, _heads * _headSize);   // [B, Lq, heads·d]
+        result.MoveToOuterDisposeScope();
+        if (outputAttentions) probs!.MoveToOuterDisposeScope();
+        return (result, outputAttentions ? probs : null);
     }
 
     private (Tensor Q, Tensor K, Tensor V) Project(Tensor hidden, Tensor? queryStates)
@@ -153,26 +147,176 @@ public sealed class DisentangledSelfAttention : nn.Module
     /// <summary>[R, heads·d] → [heads, R, d] for the relative-embedding rows.</summary>
     private Tensor SplitHeadsRows(Tensor x) => x.view(x.shape[0], _heads, _headSize).permute(1, 0, 2);
 
-    /// <summary>c2p + p2c for already scaled <paramref name="q"/>: c2p[i,j] = q_i·Kr[idx(i,j)], p2c[i,j] = k_j·Qr[idx(i,j)]/scale.</summary>
-    private Tensor PositionScores(Tensor q, Tensor k, RelativeContext relative)
+    /// <summary>Kr = key-side projection of the relative rows, [heads, R, d].</summary>
+    private Tensor PositionKeys(Tensor rows) => SplitHeadsRows((_v1 ? pos_proj! : pos_key_proj ?? key_proj!).forward(rows));
+
+    /// <summary>Qr / scale = query-side projection of the relative rows, scaled, [heads, R, d].</summary>
+    private Tensor PositionQueries(Tensor rows) => SplitHeadsRows((_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!).forward(rows)) / _scale;
+
+    private bool DropoutActive => training && _dropoutProbability > 0;
+
+    // ---------------------------------------------------------------- reference (HF, step by step)
+
+    private (Tensor Context, Tensor Probabilities) ReferenceAttention(Tensor q, Tensor k, Tensor v, AttentionContext context, RelativeContext? relative)
+    {
+        var scores = q.matmul(k.transpose(-1, -2));                  // [B, heads, Lq, Lk]
+        if (relative is not null && (_c2p || _p2c))
+            scores = scores + ReferencePositionScores(q, k, relative);
+        if (head_logits_proj is not null)
+            scores = head_logits_proj.forward(scores.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
+
+        // XSoftmax (transformers 4.44): masked scores -> dtype min, softmax, masked entries -> 0 (padded query rows all zero).
+        var drop = context.PairMask!.logical_not();
+        var probs = scores.masked_fill(drop, finfo(scores.dtype).min).softmax(-1).masked_fill(drop, 0);
+        probs = dropout.forward(probs);
+        if (head_weights_proj is not null)
+            probs = head_weights_proj.forward(probs.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
+        return (probs.matmul(v), probs);                             // [B, heads, Lq, d]
+    }
+
+    /// <summary>c2p + p2c for already scaled <paramref name="q"/>, gathered from the whole table: c2p[i,j] = q_i·Kr[idx(i,j)], p2c[i,j] = k_j·Qr[idx(i,j)]/scale.</summary>
+    private Tensor ReferencePositionScores(Tensor q, Tensor k, RelativeContext relative)
     {
         var rel = pos_dropout.forward(relative.Embeddings);          // [2s, H]
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
         Tensor? score = null;
         if (_c2p)
         {
-            var posKey = SplitHeadsRows((_v1 ? pos_proj! : pos_key_proj ?? key_proj!).forward(rel));        // [heads, 2s, d]
-            var c2p = q.matmul(posKey.transpose(-1, -2));                                                   // [B, heads, Lq, 2s]
-            c2p = c2p.gather(-1, relative.Index.expand(b, _heads, lq, lk));                                 // [B, heads, Lq, Lk]
-            score = c2p;
+            var c2p = q.matmul(PositionKeys(rel).transpose(-1, -2));                                        // [B, heads, Lq, 2s]
+            score = c2p.gather(-1, relative.Index!.expand(b, _heads, lq, lk));                             // [B, heads, Lq, Lk]
         }
         if (_p2c)
         {
-            var posQuery = SplitHeadsRows((_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!).forward(rel)) / _scale;
-            var p2c = k.matmul(posQuery.transpose(-1, -2));                                                 // [B, heads, Lk, 2s]
-            p2c = p2c.gather(-1, relative.Index.t().expand(b, _heads, lk, lq)).transpose(-1, -2);          // [B, heads, Lq, Lk]
+            var p2c = k.matmul(PositionQueries(rel).transpose(-1, -2));                                     // [B, heads, Lk, 2s]
+            p2c = p2c.gather(-1, relative.Index!.t().expand(b, _heads, lk, lq)).transpose(-1, -2);         // [B, heads, Lq, Lk]
             score = score is null ? p2c : score + p2c;
         }
-        return score ?? zeros(1, dtype: q.dtype, device: q.device);
+        return score!;
+    }
+
+    // ---------------------------------------------------------------- fast
+
+    /// <summary>
+    /// The c2p + p2c bias [B, heads, Lq, Lk] over the rows in use, for scaled <paramref name="q"/>; <c>null</c> without
+    /// position terms. With the shifted layout, scores against one row per distance are turned into pairs by a view.
+    /// </summary>
+    private Tensor? PositionBias(Tensor q, Tensor k, RelativeContext? relative)
+    {
+        if (relative is null || !(_c2p || _p2c)) return null;
+        var rows = pos_dropout.forward(relative.Embeddings);         // [R, H]
+        long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
+        bool shifted = relative.Layout == RelativeLayout.Shifted;
+        Tensor? c2p = null, p2c = null;
+        if (_c2p)
+        {
+            var keys = PositionKeys(rows);                                                                  // [heads, R, d]
+            if (shifted)
+            {
+                // Columns ordered by descending distance r = Lq−1 … −(Lk−1): c2p[i, j] = byDistance[i, j − i + Lq − 1].
+                var byDistance = q.matmul(keys.index_select(1, relative.DistanceIndex!.flip(0)).transpose(-1, -2));   // [B, heads, Lq, Lq+Lk−1]
+                c2p = RelativePositions.ShiftToPairs(byDistance, lk);                                                // [B, heads, Lq, Lk]
+            }
+            else
+            {
+                c2p = q.matmul(keys.transpose(-1, -2)).gather(-1, relative.Index!.expand(b, _heads, lq, lk));        // [B, heads, Lq, Lk]
+            }
+        }
+        if (_p2c)
+        {
+            var queries = PositionQueries(rows);                                                            // [heads, R, d]
+            if (shifted)
+            {
+                // Columns ordered by ascending distance r = −(Lk−1) … Lq−1: p2c[j, i] = byDistance[j, i − j + Lk − 1].
+                var byDistance = k.matmul(queries.index_select(1, relative.DistanceIndex!).transpose(-1, -2));       // [B, heads, Lk, Lq+Lk−1]
+                p2c = RelativePositions.ShiftToPairs(byDistance, lq).transpose(-1, -2);                              // [B, heads, Lq, Lk]
+            }
+            else
+            {
+                p2c = k.matmul(queries.transpose(-1, -2)).gather(-1, relative.Index!.t().expand(b, _heads, lk, lq)).transpose(-1, -2);
+            }
+        }
+        return c2p is null ? p2c!.contiguous() : p2c is null ? c2p.contiguous() : c2p + p2c;
+    }
+
+    private (Tensor Context, Tensor? Probabilities) FastAttention(Tensor q, Tensor k, Tensor v, AttentionContext context,
+        RelativeContext? relative, bool outputAttentions)
+    {
+        var bias = PositionBias(q, k, relative);                     // [B, heads, Lq, Lk] or null
+        return Attend(q, k, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions);
+    }
+
+    /// <summary>
+    /// softmax(q·kᵀ + bias + mask)·v for scaled <paramref name="q"/>, with fully masked query rows zeroed; through
+    /// <c>scaled_dot_product_attention</c> unless the probabilities are needed (returned, talking heads, dropout).
+    /// </summary>
+    private (Tensor Context, Tensor? Probabilities) Attend(Tensor q, Tensor k, Tensor v, Tensor? bias, Tensor? additive,
+        Tensor? rows, bool outputAttentions)
+    {
+        bool explicitProbabilities = outputAttentions || head_logits_proj is not null || DropoutActive;
+        if (!explicitProbabilities)
+        {
+            var mask = bias is null ? additive : additive is null ? bias : bias.add_(additive);
+            // SDPA divides by √d itself (it has no scale argument): hand it q·√d so that q is divided by √(d·sf) once.
+            var attended = nn.functional.scaled_dot_product_attention(q * Math.Sqrt(_headSize), k, v, mask);   // [B, heads, Lq, d]
+            return (rows is null ? attended : attended * rows, null);   // not in place: SDPA's backward keeps its output
+        }
+        var scores = q.matmul(k.transpose(-1, -2));                  // [B, heads, Lq, Lk]
+        if (bias is not null) scores = scores.add_(bias);
+        if (head_logits_proj is not null)
+            scores = head_logits_proj.forward(scores.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
+        if (additive is not null) scores = scores.add(additive);
+        var probs = scores.softmax(-1);
+        if (rows is not null) probs = probs * rows;                   // masked query rows all zero, as XSoftmax (softmax's backward keeps its output)
+        probs = dropout.forward(probs);
+        if (head_weights_proj is not null)
+            probs = head_weights_proj.forward(probs.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
+        return (probs.matmul(v), probs);
+    }
+
+    /// <summary>
+    /// The fast path over chunks of query rows: the scores against the rows in use are computed once
+    /// ([B, heads, L, R], linear in L), then each chunk gathers its [B, heads, chunk, Lk] bias and attends.
+    /// </summary>
+    private (Tensor Context, Tensor? Probabilities) ChunkedAttention(Tensor q, Tensor k, Tensor v, AttentionContext context,
+        RelativeContext? relative, bool outputAttentions)
+    {
+        long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
+        Tensor? byRowC2P = null, byRowP2C = null;
+        if (relative is not null && (_c2p || _p2c))
+        {
+            var rows = pos_dropout.forward(relative.Embeddings);     // [R, H]
+            if (_c2p) byRowC2P = q.matmul(PositionKeys(rows).transpose(-1, -2));        // [B, heads, Lq, R]
+            if (_p2c) byRowP2C = k.matmul(PositionQueries(rows).transpose(-1, -2));     // [B, heads, Lk, R]
+        }
+        var additive = context.AdditiveMask;
+        var rowMask = context.QueryRowMask;
+        int chunk = context.Options.QueryChunkSize;
+        var outputs = new List<Tensor>();
+        var probabilities = outputAttentions ? new List<Tensor>() : null;
+        for (long start = 0; start < lq; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            long n = Math.Min(chunk, lq - start);
+            Tensor? bias = null;
+            if (byRowC2P is not null || byRowP2C is not null)
+            {
+                var index = relative!.PairIndex(start, n);                                                // [n, Lk]
+                if (byRowC2P is not null)
+                    bias = byRowC2P.narrow(2, start, n).gather(-1, index.expand(b, _heads, n, lk));         // [B, heads, n, Lk]
+                if (byRowP2C is not null)
+                {
+                    var p2c = byRowP2C.gather(-1, index.t().expand(b, _heads, lk, n)).transpose(-1, -2);   // [B, heads, n, Lk]
+                    bias = bias is null ? p2c.contiguous() : bias.add_(p2c);
+                }
+            }
+            var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);
+            var chunkRows = rowMask?.narrow(2, start, n);
+            var (attended, probs) = Attend(q.narrow(2, start, n), k, v, bias, chunkAdditive, chunkRows, outputAttentions);
+            outputs.Add(attended.MoveToOuterDisposeScope());
+            if (probs is not null && probabilities is not null) probabilities.Add(probs.MoveToOuterDisposeScope());
+        }
+        var attendedAll = outputs.Count == 1 ? outputs[0] : cat(outputs, 2);                                  // [B, heads, Lq, d]
+        var allProbs = probabilities is null ? null : probabilities.Count == 1 ? probabilities[0] : cat(probabilities, 2);
+        return (attendedAll, allProbs);
     }
 }

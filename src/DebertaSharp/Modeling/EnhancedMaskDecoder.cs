@@ -71,13 +71,12 @@ internal sealed class EnhancedMaskDecoder
             var ids = PositionIds(config, positionIds, b, l, h.device);                  // [B, L]
             var table = _deberta.Embeddings.PositionEmbeddings!;                          // [P, H]
             z = table.index_select(0, ids.reshape(-1)).view(b, l, -1);                   // [B, L, H]
-            var keep = DebertaEncoder.PairMask(attentionMask);                            // [B, 1, L, L]
-            using var relative = encoder.BuildRelativeContext(l, l);
+            using var context = encoder.BuildAttentionContext(attentionMask, l, l, h.dtype);   // same mask and positions as the encoder
             var last = encoder.Layers[^1];
             var query = z + h;                                                            // [B, L, H]
             for (int i = 0; i < Steps; i++)
             {
-                (query, _) = last.Forward(h, keep, relative, query);                      // [B, L, H]
+                (query, _) = last.Forward(h, context, query);                             // [B, L, H]
                 steps.Add(query);
             }
         }

@@ -56,4 +56,26 @@ public static class RelativePositions
     /// Row index into a relative-embedding table of 2·<paramref name="span"/> rows: clamp(r + span, 0, 2·span − 1).
     /// </summary>
     public static Tensor ToTableIndex(Tensor relative, long span) => (relative + span).clamp(0, 2 * span - 1);
+
+    /// <summary>
+    /// Turns scores against one row per relative distance into scores per (row, column) pair by a view, no copy:
+    /// <paramref name="byDistance"/> [..., n, n + m − 1] (m = <paramref name="columns"/>) gives out[..., a, b] =
+    /// byDistance[..., a, b − a + n − 1], [..., n, m]. Used with distance-ordered projections of the relative rows, this
+    /// replaces a gather over an [n, m] index (the "relative shift" of Transformer-XL, here without padding).
+    /// <paramref name="byDistance"/> must be contiguous.
+    /// </summary>
+    public static Tensor ShiftToPairs(Tensor byDistance, long columns)
+    {
+        var shape = byDistance.shape;
+        int dims = shape.Length;
+        long n = shape[dims - 2], width = shape[dims - 1];
+        if (width != n + columns - 1)
+            throw new ArgumentException($"ShiftToPairs needs {n} + {columns} - 1 = {n + columns - 1} distance columns, got {width}.", nameof(byDistance));
+        if (!byDistance.is_contiguous())
+            throw new ArgumentException("ShiftToPairs needs a contiguous tensor.", nameof(byDistance));
+        if (n == 1) return byDistance.narrow(-1, 0, columns);       // one row: already in pair order
+        // Flat offset of out[a, b] = (n − 1) + a·(width − 1) + b: rows of width − 1 starting at n − 1, first m columns.
+        var rowShape = shape.Take(dims - 2).Concat(new[] { n, width - 1 }).ToArray();
+        return byDistance.flatten(dims - 2).narrow(-1, n - 1, n * (width - 1)).view(rowShape).narrow(-1, 0, columns);
+    }
 }

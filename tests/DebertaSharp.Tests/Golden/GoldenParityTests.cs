@@ -6,24 +6,33 @@ using static TorchSharp.torch;
 
 namespace DebertaSharp.Tests.GoldenData;
 
-/// <summary>Every golden model case: every tensor of expected.safetensors within tolerance.</summary>
+/// <summary>
+/// Every golden model case: every tensor of expected.safetensors within tolerance, with each attention implementation
+/// (fast, fast in query chunks of 3, reference).
+/// </summary>
 public class GoldenParityTests(ITestOutputHelper output)
 {
+    public static IEnumerable<object[]> CasesAndModes() =>
+        from c in GoldenCase.ModelCases()
+        from mode in new[] { "fast", "chunked", "reference" }
+        select new object[] { c[0], mode };
+
     [Theory]
-    [MemberData(nameof(GoldenCase.ModelCases), MemberType = typeof(GoldenCase))]
-    public void ForwardMatchesReference(string name)
+    [MemberData(nameof(CasesAndModes))]
+    public void ForwardMatchesReference(string name, string mode)
     {
         var golden = new GoldenCase(name);
         using var model = AutoModel.FromPretrained(golden.Folder);
+        model.AttentionOptions = DebertaSharp.Tests.Modeling.FastAttentionTests.Options(mode);
         var inputs = golden.Inputs();
         var expected = golden.Expected();
         using var result = model.Forward(GoldenCase.ToInputs(inputs), outputHiddenStates: true, outputAttentions: true);
         var actual = result.NamedTensors().ToDictionary(kv => kv.Key, kv => kv.Value);
         var comparisons = Parity.CompareForward(actual, expected, inputs["attention_mask"]);
         foreach (var (key, diff, limit) in comparisons)
-            output.WriteLine($"{name} {key}: max|Δ| = {diff:E2} (limit {limit:E2})");
+            output.WriteLine($"{name} ({mode}) {key}: max|Δ| = {diff:E2} (limit {limit:E2})");
         var failures = comparisons.Where(c => !(c.MaxDiff <= c.Limit)).Select(c => $"{c.Name}: max|Δ| {c.MaxDiff:E3} > {c.Limit:E3}").ToList();
-        Assert.True(failures.Count == 0, $"{name}: " + string.Join("; ", failures));
+        Assert.True(failures.Count == 0, $"{name} ({mode}): " + string.Join("; ", failures));
     }
 }
 

@@ -9,11 +9,15 @@ namespace DebertaSharp.Tests.GoldenData;
 /// <summary>deberta-v3-grad: gradients of a training step and the loss after one plain SGD step (lr 0.1).</summary>
 public class GradientParityTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void GradientsAndSgdStepMatchReference()
+    [Theory]
+    [InlineData("fast")]
+    [InlineData("chunked")]
+    [InlineData("reference")]
+    public void GradientsAndSgdStepMatchReference(string mode)
     {
         var golden = new GoldenCase("deberta-v3-grad");
         using var model = AutoModel.FromPretrained(golden.Folder);
+        model.AttentionOptions = DebertaSharp.Tests.Modeling.FastAttentionTests.Options(mode);
         model.train();   // all dropout probabilities are 0 in this config
         var inputs = GoldenCase.ToInputs(golden.Inputs());
         var expected = golden.Expected();

@@ -13,6 +13,11 @@ namespace DebertaSharp.Tests.Modeling;
 public class ReferenceAttentionTests
 {
     public static IEnumerable<object[]> Configs() =>
+        from config in ConfigList()
+        from mode in new[] { "fast", "reference", "chunked" }
+        select config.Append(mode).ToArray();
+
+    private static IEnumerable<object[]> ConfigList() =>
     [
         ["v2 buckets, separate pos projections, clamped", """{"model_type":"deberta-v2","relative_attention":true,"position_buckets":8,"max_relative_positions":16,"share_att_key":false,"pos_att_type":["c2p","p2c"]}""", 20],
         ["v2 p2c only, shared keys, head size 8 (all-head 16 != hidden 24)", """{"model_type":"deberta-v2","hidden_size":24,"attention_head_size":8,"relative_attention":true,"position_buckets":6,"max_relative_positions":32,"share_att_key":true,"norm_rel_ebd":"layer_norm","pos_att_type":"p2c"}""", 12],
@@ -24,7 +29,7 @@ public class ReferenceAttentionTests
 
     [Theory]
     [MemberData(nameof(Configs))]
-    public void LayerZeroAttentionMatchesNaiveReference(string description, string json, int length)
+    public void LayerZeroAttentionMatchesNaiveReference(string description, string json, int length, string mode)
     {
         var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
         foreach (var (k, v) in new (string, System.Text.Json.Nodes.JsonNode)[] { ("vocab_size", 50), ("hidden_size", 32), ("num_hidden_layers", 1), ("num_attention_heads", 2), ("intermediate_size", 16) })
@@ -33,6 +38,7 @@ public class ReferenceAttentionTests
         manual_seed(7);
         using var model = new DebertaModel(config);
         model.eval();
+        model.AttentionOptions = FastAttentionTests.Options(mode);
         using (no_grad())
             foreach (var p in model.parameters()) p.normal_(0, 0.3);   // far from uniform attention
 
@@ -44,7 +50,7 @@ public class ReferenceAttentionTests
         var expected = NaiveAttention(config, model.state_dict(), output.HiddenStates![0], mask);
         var actual = output.Attentions![0].to(ScalarType.Float64);
         double maxDiff = (actual - expected).abs().max().item<double>();
-        Assert.True(maxDiff < 1e-5, $"{description}: max|Δ| {maxDiff:E3}");
+        Assert.True(maxDiff < 1e-5, $"{description} ({mode}): max|Δ| {maxDiff:E3}");
     }
 
     /// <summary>Attention probabilities [B, heads, L, L] of layer 0, one (b, h, i, j) at a time, in float64.</summary>
