@@ -19,6 +19,13 @@ public sealed record AttentionOptions
     /// <summary>Query rows per chunk when chunking (default 256).</summary>
     public int QueryChunkSize { get; init; } = 256;
 
+    /// <summary>
+    /// Recompute each encoder layer during backward instead of keeping its activations (applies in training mode with
+    /// autograd on; default off). Gradients are identical: dropout draws the same masks because the random
+    /// generator's state is restored for the recomputation. Costs about one more forward pass per step.
+    /// </summary>
+    public bool GradientCheckpointing { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="DebertaConfigurationException">A value is out of range (the message names it).</exception>
     public void Validate()

@@ -126,12 +126,15 @@ public sealed class DebertaEncoder : nn.Module
         using var scope = NewDisposeScope();
         var inputMask = attentionMask.dim() == 2 ? attentionMask : attentionMask.sum(-2).gt(0);
         using var context = BuildAttentionContext(attentionMask, hidden.shape[1], hidden.shape[1], hidden.dtype);
+        bool checkpoint = _options.GradientCheckpointing && training && is_grad_enabled();
         var all = outputHiddenStates ? new List<Tensor> { hidden } : null;
         var attentions = outputAttentions ? new List<Tensor>() : null;
         var state = hidden;
         for (int i = 0; i < layer.Count; i++)
         {
-            var (next, probs) = layer[i].Forward(state, context, null, outputAttentions);
+            var (next, probs) = checkpoint
+                ? LayerCheckpoint.Forward(layer[i], state, context, outputAttentions)
+                : layer[i].Forward(state, context, null, outputAttentions);
             if (i == 0 && conv is not null) next = conv.Forward(hidden, next, inputMask);
             state = next;
             all?.Add(state);

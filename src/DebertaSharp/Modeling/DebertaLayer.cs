@@ -93,8 +93,12 @@ public sealed class DebertaLayer : nn.Module
         attention = new DebertaAttention(config);
         intermediate = new DebertaIntermediate(config);
         output = new DebertaResidualOutput(config, config.IntermediateSize);
+        HasDropout = config.HiddenDropoutProb > 0 || config.AttentionProbsDropoutProb > 0;
         RegisterComponents();
     }
+
+    /// <summary>Whether any dropout of this layer has a nonzero probability (it then draws random numbers in training).</summary>
+    internal bool HasDropout { get; }
 
     /// <summary>The attention block.</summary>
     public DebertaAttention Attention => attention;
