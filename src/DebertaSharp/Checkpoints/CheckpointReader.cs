@@ -266,7 +266,8 @@ public sealed class CheckpointReader : IDisposable
     /// Copies <paramref name="key"/> into an existing tensor (typically a model parameter), converting its dtype and
     /// moving it to the destination's device, without recording autograd history. The shapes must be equal:
     /// nothing is ever broadcast. When the destination is a contiguous CPU tensor of the file's dtype the bytes go
-    /// straight from the file into it.
+    /// straight from the file into it; into another dtype or device a safetensors tensor is converted a bounded chunk at
+    /// a time, so no full-size copy in the file's dtype is made.
     /// </summary>
     /// <exception cref="CheckpointException">
     /// The checkpoint has no such key, or its shape differs from the destination's (the message names the key and both shapes).
@@ -284,7 +285,7 @@ public sealed class CheckpointReader : IDisposable
                 $"has shape {TensorEntry.FormatShape(shape)} (shapes must match exactly; nothing is broadcast).");
         }
         using var noGrad = torch.no_grad();
-        if (file.TryReadInto(key, destination))
+        if (file.TryReadInto(key, destination) || file.TryConvertInto(key, destination))
         {
             return;
         }

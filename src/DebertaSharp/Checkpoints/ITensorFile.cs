@@ -22,4 +22,11 @@ internal interface ITensorFile : IDisposable
     /// entry's dtype and shape and the format allows it; returns false (and does nothing) otherwise.
     /// </summary>
     bool TryReadInto(string name, torch.Tensor destination);
+
+    /// <summary>
+    /// Copies the data into a contiguous <paramref name="destination"/> of the entry's shape but another dtype or
+    /// device, converting a bounded chunk at a time (no full-size copy of the tensor in the file's dtype); returns
+    /// false (and does nothing) when the format or destination does not allow it.
+    /// </summary>
+    bool TryConvertInto(string name, torch.Tensor destination) => false;
 }

@@ -6,10 +6,12 @@ using TorchSharp;
 namespace DebertaSharp.Checkpoints;
 
 /// <summary>
-/// A read-only, memory-mapped <c>.safetensors</c> file: an 8-byte little-endian header length N, N bytes of JSON
+/// A read-only <c>.safetensors</c> file: an 8-byte little-endian header length N, N bytes of JSON
 /// (<c>{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}</c>), then the data section.
-/// The header is validated strictly when the file is opened; tensor data is copied from the mapping straight into
-/// the storage of new tensors, so the file is never held in managed memory. Not thread-safe.
+/// The header is read through a memory mapping and validated strictly when the file is opened; tensor data is read
+/// with positional reads straight into the storage of the destination tensors, so the file is never held in managed
+/// memory and its pages never count towards this process's resident memory (loading a model takes the weights' size,
+/// not twice that). Not thread-safe.
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
 {
@@ -19,18 +21,23 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
     private const string MetadataKey = "__metadata__";
 
     private readonly MemoryMappedFile _map;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly MemoryMappedViewAccessor _view;
     private byte* _base;
     private readonly long _dataStart;
     private readonly TensorEntry[] _entries;
     private readonly Dictionary<string, (TensorEntry Entry, long Begin)> _byName;
 
-    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePointer,
+    /// <summary>Bytes converted per step by <see cref="ITensorFile.TryConvertInto"/>.</summary>
+    private const long ConversionChunkBytes = 32L << 20;
+
+    private SafetensorsFile(string path, MemoryMappedFile map, Microsoft.Win32.SafeHandles.SafeFileHandle handle, MemoryMappedViewAccessor view, byte* basePointer,
         long dataStart, IReadOnlyDictionary<string, string> metadata, TensorEntry[] entries,
         Dictionary<string, (TensorEntry, long)> byName)
     {
         Path = path;
         _map = map;
+        _handle = handle;
         _view = view;
         _base = basePointer;
         _dataStart = dataStart;
@@ -96,7 +103,16 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
             basePointer += view.PointerOffset;
 
             var (dataStart, metadata, entries, byName) = ParseHeader(fullPath, basePointer, fileLength);
-            return new SafetensorsFile(fullPath, map, view, basePointer, dataStart, metadata, entries, byName);
+            Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckpointException($"Cannot open safetensors file '{fullPath}': {e.Message}", e);
+            }
+            return new SafetensorsFile(fullPath, map, handle, view, basePointer, dataStart, metadata, entries, byName);
         }
         catch
         {
@@ -345,11 +361,58 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
         return true;
     }
 
+    /// <inheritdoc/>
+    bool ITensorFile.TryConvertInto(string name, torch.Tensor destination) => TryConvertInto(name, destination, ConversionChunkBytes);
+
+    /// <summary><see cref="ITensorFile.TryConvertInto"/> with <paramref name="chunkBytes"/> file bytes per step.</summary>
+    internal bool TryConvertInto(string name, torch.Tensor destination, long chunkBytes)
+    {
+        var entry = GetEntry(name);
+        if (!destination.is_contiguous() || !destination.shape.SequenceEqual(entry.Shape))
+        {
+            return false;
+        }
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        long begin = _byName[name].Begin;
+        long elementSize = TensorDTypes.SizeOf(entry.DType);
+        long total = entry.ByteLength / elementSize;
+        long perChunk = Math.Max(1, Math.Min(total, chunkBytes / elementSize));
+        using var noGrad = torch.no_grad();
+        using var staging = torch.empty(perChunk, entry.ScalarType, torch.CPU);
+        using var flat = destination.view(-1);
+        for (long start = 0; start < total; start += perChunk)
+        {
+            long count = Math.Min(perChunk, total - start);
+            using var source = staging.narrow(0, 0, count);
+            Read(name, source, _dataStart + begin + start * elementSize);
+            using var target = flat.narrow(0, start, count);
+            TensorMemory.DisposeIfNew(target.copy_(source), target);
+        }
+        return true;
+    }
+
     private void CopyData(string name, torch.Tensor destination)
     {
         ObjectDisposedException.ThrowIf(_base == null, this);
         var (entry, begin) = _byName[name];
-        TensorMemory.CopyFrom(destination, _base + _dataStart + begin, entry.ByteLength);
+        long expected = checked(destination.numel() * destination.element_size());
+        if (expected != entry.ByteLength)
+        {
+            throw new InvalidOperationException($"Internal error: reading {entry.ByteLength} bytes into a tensor of {expected} bytes.");
+        }
+        Read(name, destination, _dataStart + begin);
+    }
+
+    private void Read(string name, torch.Tensor destination, long offset)
+    {
+        try
+        {
+            TensorMemory.ReadFrom(destination, _handle, offset);
+        }
+        catch (Exception e) when (e is IOException)
+        {
+            throw new CheckpointException($"Cannot read tensor '{name}' from safetensors file '{Path}': {e.Message}", e);
+        }
     }
 
     /// <summary>Unmaps and closes the file. Tensors already read stay valid.</summary>
@@ -361,6 +424,7 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
             _view.SafeMemoryMappedViewHandle.ReleasePointer();
             _view.Dispose();
             _map.Dispose();
+            _handle.Dispose();
         }
     }
 }

@@ -65,6 +65,26 @@ internal static class TensorMemory
         ForEachChunk(destination, (chunk, _) => source.ReadExactly(chunk));
     }
 
+    /// <summary>
+    /// Fills the tensor's storage from <paramref name="file"/> at <paramref name="offset"/> with positional reads: the
+    /// bytes go from the page cache straight into the tensor, nothing of the file becomes resident in this process.
+    /// Throws <see cref="EndOfStreamException"/> if the file is short.
+    /// </summary>
+    internal static void ReadFrom(torch.Tensor destination, Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset)
+    {
+        ForEachChunk(destination, (chunk, chunkOffset) =>
+        {
+            long position = offset + chunkOffset;
+            while (!chunk.IsEmpty)
+            {
+                int read = RandomAccess.Read(file, chunk, position);
+                if (read <= 0) throw new EndOfStreamException($"The file ended at byte {position} while {chunk.Length} more bytes were expected.");
+                chunk = chunk[read..];
+                position += read;
+            }
+        });
+    }
+
     /// <summary>Writes the bytes of a CPU, contiguous tensor to a stream.</summary>
     internal static void WriteTo(torch.Tensor source, Stream destination)
     {

@@ -97,17 +97,27 @@ public abstract class DebertaPreTrainedModel : nn.Module
     /// </summary>
     public void InitializeWeights()
     {
+        if (t_deferInitialization) return;                  // FromPretrained initialises only what the checkpoint lacks
+        InitializeWeights(_ => true);
+    }
+
+    /// <summary>
+    /// <see cref="InitializeWeights()"/> restricted to modules whose parameters' full names pass <paramref name="include"/>.
+    /// </summary>
+    internal void InitializeWeights(Func<string, bool> include)
+    {
         using var noGrad = no_grad();
         double std = Config.InitializerRange;
-        foreach (var (_, module) in named_modules())
+        foreach (var (name, module) in named_modules())
         {
+            string prefix = name.Length == 0 ? "" : name + ".";
             switch (module)
             {
                 case Linear linear:
-                    linear.weight!.normal_(0, std);
-                    linear.bias?.zero_();
+                    if (include(prefix + "weight")) linear.weight!.normal_(0, std);
+                    if (linear.bias is not null && include(prefix + "bias")) linear.bias.zero_();
                     break;
-                case Embedding embedding:
+                case Embedding embedding when include(prefix + "weight"):
                     embedding.weight!.normal_(0, std);
                     if (embedding.weight.shape[0] > Config.PadTokenId && ReferenceEquals(embedding, Deberta.Embeddings.WordEmbeddingModule))
                         embedding.weight[Config.PadTokenId].zero_();
@@ -115,6 +125,9 @@ public abstract class DebertaPreTrainedModel : nn.Module
             }
         }
     }
+
+    /// <summary>Set while <see cref="LoadPretrained{T}(string, Func{DebertaConfig, CheckpointReader, T}, Device?, ScalarType?)"/> builds a model.</summary>
+    [ThreadStatic] private static bool t_deferInitialization;
 
     /// <summary>
     /// Copies weights from <paramref name="checkpoint"/> into this model, handling the <c>deberta.</c> prefix as HF does.
@@ -160,10 +173,34 @@ public abstract class DebertaPreTrainedModel : nn.Module
         T model;
         using (var checkpoint = CheckpointReader.Open(folder))
         {
-            model = build(config, checkpoint);
-            model.LoadWeights(checkpoint);
+            // Build without HF's random initialisation (the checkpoint overwrites it), convert to the target dtype
+            // before loading (so no second copy of the weights is made afterwards), read every tensor straight into
+            // its parameter, then initialise only what the checkpoint lacks.
+            t_deferInitialization = true;
+            try
+            {
+                model = build(config, checkpoint);
+            }
+            finally
+            {
+                t_deferInitialization = false;
+            }
+            try
+            {
+                if (dtype is { } dt && dt != model.DType) model.to(dt);
+                var report = model.LoadWeights(checkpoint);
+                if (report.Missing.Count > 0)
+                {
+                    var missing = new HashSet<string>(report.Missing, StringComparer.Ordinal);
+                    model.InitializeWeights(missing.Contains);
+                }
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
         }
-        if (dtype is { } dt) model.to(dt);
         if (device is not null) model.to(device);
         model.eval();
         return model;
