@@ -20,6 +20,15 @@ public sealed record AttentionOptions
     public int QueryChunkSize { get; init; } = 256;
 
     /// <summary>
+    /// Whether the fast implementation hands the position bias to <c>scaled_dot_product_attention</c> (true) or
+    /// computes softmax(q·kᵀ + bias)·v with the bias added inside the batched product (false); <c>null</c> (default)
+    /// chooses per device: the fused kernel on CUDA, the explicit product on the CPU, where it measured faster at every
+    /// benchmark shape (libtorch 2.10's CPU kernel pays for the float mask and for short rows). Probabilities that are
+    /// returned, talking heads and active attention dropout always use the explicit product.
+    /// </summary>
+    public bool? UseScaledDotProductAttention { get; init; }
+
+    /// <summary>
     /// Recompute each encoder layer during backward instead of keeping its activations (applies in training mode with
     /// autograd on; default off). Gradients are identical: dropout draws the same masks because the random
     /// generator's state is restored for the recomputation. Costs about one more forward pass per step.

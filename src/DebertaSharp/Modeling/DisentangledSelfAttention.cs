@@ -242,26 +242,31 @@ public sealed class DisentangledSelfAttention : nn.Module
         RelativeContext? relative, bool outputAttentions)
     {
         var bias = PositionBias(q, k, relative);                     // [B, heads, Lq, Lk] or null
-        return Attend(q, k, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions);
+        return Attend(q, k, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions, context.Options);
     }
 
     /// <summary>
-    /// softmax(q·kᵀ + bias + mask)·v for scaled <paramref name="q"/>, with fully masked query rows zeroed; through
-    /// <c>scaled_dot_product_attention</c> unless the probabilities are needed (returned, talking heads, dropout).
+    /// softmax(q·kᵀ + bias + mask)·v for scaled <paramref name="q"/>, with fully masked query rows zeroed: through
+    /// <c>scaled_dot_product_attention</c> where <see cref="AttentionOptions.UseScaledDotProductAttention"/> says so
+    /// and no probabilities are needed (returned, talking heads, dropout), otherwise with the bias added inside the
+    /// batched product (<c>baddbmm</c>).
     /// </summary>
     private (Tensor Context, Tensor? Probabilities) Attend(Tensor q, Tensor k, Tensor v, Tensor? bias, Tensor? additive,
-        Tensor? rows, bool outputAttentions)
+        Tensor? rows, bool outputAttentions, AttentionOptions options)
     {
-        bool explicitProbabilities = outputAttentions || head_logits_proj is not null || DropoutActive;
-        if (!explicitProbabilities)
+        bool fused = options.UseScaledDotProductAttention ?? q.device_type == DeviceType.CUDA;
+        if (fused && !outputAttentions && head_logits_proj is null && !DropoutActive)
         {
             var mask = bias is null ? additive : additive is null ? bias : bias.add_(additive);
             // SDPA divides by √d itself (it has no scale argument): hand it q·√d so that q is divided by √(d·sf) once.
             var attended = nn.functional.scaled_dot_product_attention(q * Math.Sqrt(_headSize), k, v, mask);   // [B, heads, Lq, d]
             return (rows is null ? attended : attended * rows, null);   // not in place: SDPA's backward keeps its output
         }
-        var scores = q.matmul(k.transpose(-1, -2));                  // [B, heads, Lq, Lk]
-        if (bias is not null) scores = scores.add_(bias);
+        long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
+        var q3 = q.reshape(b * _heads, lq, _headSize);                                   // [B·heads, Lq, d]
+        var kT = k.reshape(b * _heads, lk, _headSize).transpose(1, 2);                    // [B·heads, d, Lk]
+        var scores = (bias is null ? q3.bmm(kT) : TensorOps.AddBatchedProduct(bias.reshape(b * _heads, lq, lk), q3, kT))
+            .view(b, _heads, lq, lk);                                                     // [B, heads, Lq, Lk]
         if (head_logits_proj is not null)
             scores = head_logits_proj.forward(scores.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
         if (additive is not null) scores = scores.add(additive);
@@ -311,7 +316,7 @@ public sealed class DisentangledSelfAttention : nn.Module
             }
             var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);
             var chunkRows = rowMask?.narrow(2, start, n);
-            var (attended, probs) = Attend(q.narrow(2, start, n), k, v, bias, chunkAdditive, chunkRows, outputAttentions);
+            var (attended, probs) = Attend(q.narrow(2, start, n), k, v, bias, chunkAdditive, chunkRows, outputAttentions, context.Options);
             outputs.Add(attended.MoveToOuterDisposeScope());
             if (probs is not null && probabilities is not null) probabilities.Add(probs.MoveToOuterDisposeScope());
         }

@@ -8,13 +8,13 @@ namespace DebertaSharp.Tests.GoldenData;
 
 /// <summary>
 /// Every golden model case: every tensor of expected.safetensors within tolerance, with each attention implementation
-/// (fast, fast in query chunks of 3, reference).
+/// (fast with the explicit product, fast through scaled_dot_product_attention, fast in query chunks of 3, reference).
 /// </summary>
 public class GoldenParityTests(ITestOutputHelper output)
 {
     public static IEnumerable<object[]> CasesAndModes() =>
         from c in GoldenCase.ModelCases()
-        from mode in new[] { "fast", "chunked", "reference" }
+        from mode in new[] { "fast", "fast-sdpa", "chunked", "reference" }
         select new object[] { c[0], mode };
 
     [Theory]

@@ -11,6 +11,7 @@ public class GradientParityTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData("fast")]
+    [InlineData("fast-sdpa")]
     [InlineData("chunked")]
     [InlineData("reference")]
     public void GradientsAndSgdStepMatchReference(string mode)

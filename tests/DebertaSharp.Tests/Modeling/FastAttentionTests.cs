@@ -13,10 +13,14 @@ namespace DebertaSharp.Tests.Modeling;
 /// </summary>
 public class FastAttentionTests
 {
-    /// <summary>Options for a test mode: "fast" (never chunked), "chunked" (chunks of 3 rows, always), "reference".</summary>
+    /// <summary>
+    /// Options for a test mode: "fast" (never chunked, explicit product on the CPU), "fast-sdpa" (never chunked,
+    /// scaled_dot_product_attention), "chunked" (chunks of 3 rows, always), "reference".
+    /// </summary>
     public static AttentionOptions Options(string mode) => mode switch
     {
         "fast" => new AttentionOptions { ChunkQueriesAbove = int.MaxValue },
+        "fast-sdpa" => new AttentionOptions { ChunkQueriesAbove = int.MaxValue, UseScaledDotProductAttention = true },
         "chunked" => new AttentionOptions { ChunkQueriesAbove = 0, QueryChunkSize = 3 },
         "reference" => new AttentionOptions { Implementation = AttentionImplementation.Reference },
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
@@ -39,7 +43,7 @@ public class FastAttentionTests
 
     public static IEnumerable<object[]> Cases() =>
         from v in Variants()
-        from mode in new[] { "fast", "chunked" }
+        from mode in new[] { "fast", "fast-sdpa", "chunked" }
         select new object[] { v.Name, mode };
 
     internal static DebertaConfig Config(string json, string description)
@@ -97,7 +101,9 @@ public class FastAttentionTests
 
     [Theory]
     [InlineData("v3 log buckets compressing (gathered)", "fast")]
+    [InlineData("v3 log buckets compressing (gathered)", "fast-sdpa")]
     [InlineData("v3 buckets, short input (shifted)", "fast")]
+    [InlineData("v3 buckets, short input (shifted)", "fast-sdpa")]
     [InlineData("v3 log buckets compressing (gathered)", "chunked")]
     [InlineData("v1 talking heads, clamped span", "fast")]
     [InlineData("p2c only, head size 8 (all-head 16 != hidden 24)", "chunked")]
@@ -139,13 +145,13 @@ public class FastAttentionTests
         // The model's inputs take [B, L] masks; the encoder also takes [B, Lq, Lk] pair masks.
         var embedded = model.Embeddings.Forward(ids);
         var outputs = new Dictionary<string, (Tensor Last, List<Tensor> Attentions)>();
-        foreach (var mode in new[] { "reference", "fast", "chunked" })
+        foreach (var mode in new[] { "reference", "fast", "fast-sdpa", "chunked" })
         {
             model.AttentionOptions = Options(mode);
             var (last, _, attentions) = model.Encoder.Forward(embedded, pairs, outputAttentions: true);
             outputs[mode] = (last, attentions!);
         }
-        foreach (var mode in new[] { "fast", "chunked" })
+        foreach (var mode in new[] { "fast", "fast-sdpa", "chunked" })
         {
             AssertClose(outputs[mode].Last, outputs["reference"].Last, $"pair mask {mode}");
             AssertClose(outputs[mode].Attentions[0], outputs["reference"].Attentions[0], $"pair mask {mode} attentions");
