@@ -7,6 +7,8 @@ using static TorchSharp.torch;
 namespace DebertaSharp.Tests.Modeling;
 
 /// <summary>Per-layer gradient checkpointing: the same loss and gradients as the plain pass, with dropout active.</summary>
+// Two passes must draw the same dropout masks from torch's process-wide generator: no test may run beside them.
+[Collection(DebertaSharp.Tests.Training.SerialTorchRng.Name)]
 public class GradientCheckpointingTests
 {
     private const string Json = """{"model_type":"deberta-v2","relative_attention":true,"position_buckets":8,"max_relative_positions":32,"share_att_key":true,"norm_rel_ebd":"layer_norm","pos_att_type":["p2c","c2p"],"position_biased_input":false,"conv_kernel_size":3,"hidden_dropout_prob":0.1,"attention_probs_dropout_prob":0.1}""";
