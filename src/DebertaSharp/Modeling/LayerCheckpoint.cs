@@ -102,8 +102,9 @@ internal static class LayerCheckpoint
                     }
                 }
                 var targets = inputs.Select((t, i) => (t, i)).Where(p => p.t is not null && p.t.requires_grad).ToList();
-                var trainable = parameters.Where(p => p.requires_grad).ToList();
-                var differentiable = targets.Select(p => p.t!).Concat(trainable).ToList();
+                // By position: Tensor.Equals compares values, so IndexOf would confuse equal parameters (all-zero biases).
+                var trainable = Enumerable.Range(0, parameters.Length).Where(i => parameters[i].requires_grad).ToList();
+                var differentiable = targets.Select(p => p.t!).Concat(trainable.Select(i => (Tensor)parameters[i])).ToList();
                 var used = outputs.Select((o, i) => (o, g: gradOutputs[i])).Where(p => p.g is not null && !p.g.IsInvalid && p.o.requires_grad).ToList();
                 if (used.Count > 0 && differentiable.Count > 0)
                 {
@@ -111,7 +112,7 @@ internal static class LayerCheckpoint
                     for (int i = 0; i < targets.Count; i++)
                         grads[1 + targets[i].i] = Keep(result[i]);
                     for (int i = 0; i < trainable.Count; i++)
-                        grads[2 + run.ContextTensorCount + Array.IndexOf(parameters, trainable[i])] = Keep(result[targets.Count + i]);
+                        grads[2 + run.ContextTensorCount + trainable[i]] = Keep(result[targets.Count + i]);
                 }
             }
             return grads.ToList()!;

@@ -14,13 +14,17 @@ public class GradientCheckpointingTests
     private const string Json = """{"model_type":"deberta-v2","relative_attention":true,"position_buckets":8,"max_relative_positions":32,"share_att_key":true,"norm_rel_ebd":"layer_norm","pos_att_type":["p2c","c2p"],"position_biased_input":false,"conv_kernel_size":3,"hidden_dropout_prob":0.1,"attention_probs_dropout_prob":0.1}""";
 
     [Theory]
-    [InlineData("fast", false)]
-    [InlineData("chunked", false)]
-    [InlineData("reference", false)]
-    [InlineData("fast", true)]
-    public void GradientsEqualThePlainPass(string mode, bool outputAttentions)
+    [InlineData("fast", false, false)]
+    [InlineData("chunked", false, false)]
+    [InlineData("reference", false, false)]
+    [InlineData("fast", true, false)]
+    [InlineData("fast", false, true)]      // HF initialisation: equal (zero) biases must still get their own gradients
+    public void GradientsEqualThePlainPass(string mode, bool outputAttentions, bool initialWeights)
     {
-        using var model = FastAttentionTests.Model(FastAttentionTests.Config(Json, "checkpointing"));
+        manual_seed(4);
+        using var model = initialWeights
+            ? new DebertaModel(FastAttentionTests.Config(Json, "checkpointing"))
+            : FastAttentionTests.Model(FastAttentionTests.Config(Json, "checkpointing"));
         model.train();
         manual_seed(5);
         var ids = randint(1, 50, [2, 12], dtype: ScalarType.Int64);
@@ -38,7 +42,11 @@ public class GradientCheckpointingTests
             var loss = (output.LastHiddenState * weights).sum();
             if (outputAttentions) loss = loss + output.Attentions!.Select(a => a.square().sum()).Aggregate((a, b) => a + b);
             loss.backward();
-            return (loss.item<float>(), model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone().DetachFromDisposeScope()));
+            var missing = model.named_parameters().Where(p => p.parameter.grad is null).Select(p => p.name).ToList();
+            Assert.True(missing.Count == 0, $"no gradient for {string.Join(", ", missing)}");
+            var grads = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone().DetachFromDisposeScope());
+            foreach (var p in model.parameters()) p.grad = null;                 // the next pass must fill every gradient itself
+            return (loss.item<float>(), grads);
         }
 
         var (plainLoss, plain) = Step(false);
