@@ -12,8 +12,10 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Benchmarks (tokenizer throughput).");
+        var bench = new Command("bench", "Benchmarks: model forward against the GEMM floor, memory, loading, training step, tokenizer throughput.");
         bench.Subcommands.Add(TokenizerBench());
+        foreach (var command in ModelBenchCommands.Create()) bench.Subcommands.Add(command);
+        bench.Subcommands.Add(BenchReportCommand.Create());
         return bench;
     }
 
