@@ -74,7 +74,8 @@ internal static class ModelBenchCommands
         var shape = new Option<string>("--shape") { Description = "BATCHxLENGTH.", DefaultValueFactory = _ => "1x8192" };
         var cap = new Option<int>("--rss-cap-mb") { Description = "Stop (exit code 3) as soon as resident memory exceeds this many MB; 0 = no cap.", DefaultValueFactory = _ => 0 };
         var chunk = new Option<int>("--chunk-above") { Description = "Chunk queries above this length (fast attention).", DefaultValueFactory = _ => new AttentionOptions().ChunkQueriesAbove };
-        var cmd = new Command("memory", "Peak resident memory of one forward pass; run it in a fresh process (the peak covers the process's life). Prints one JSON line.") { shape, cap, chunk };
+        var chunkSize = new Option<int>("--chunk-size") { Description = "Query rows per chunk (fast attention).", DefaultValueFactory = _ => new AttentionOptions().QueryChunkSize };
+        var cmd = new Command("memory", "Peak resident memory of one forward pass; run it in a fresh process (the peak covers the process's life). Prints one JSON line.") { shape, cap, chunk, chunkSize };
         BenchSubject.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
@@ -82,7 +83,7 @@ internal static class ModelBenchCommands
             var (b, l) = BenchSubject.ParseShapes(parse.GetValue(shape)!).Single();
             int capMb = parse.GetValue(cap);
             using var model = subject.BuildEncoder();
-            model.AttentionOptions = model.AttentionOptions with { ChunkQueriesAbove = parse.GetValue(chunk) };
+            model.AttentionOptions = model.AttentionOptions with { ChunkQueriesAbove = parse.GetValue(chunk), QueryChunkSize = parse.GetValue(chunkSize) };
             using var inputs = new InputsOwner(subject.Inputs(b, l));
             long before = ProcessMemory.ResidentBytes() ?? 0;
             using var watchdog = capMb > 0 ? new RssWatchdog(capMb * 1024L * 1024L, () => Json(subject, b, l, before, null, null, exceededMb: capMb)) : null;
