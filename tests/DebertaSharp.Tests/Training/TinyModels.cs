@@ -20,6 +20,22 @@ internal static class TinyModels
         return config;
     }
 
+    /// <summary>
+    /// Writes a tiny pre-trained-style checkpoint (bare encoder, random weights) with the fixture tokenizer
+    /// (tokenizer-v3, 1001 ids) into <paramref name="folder"/>, as `deberta finetune --model` expects.
+    /// </summary>
+    public static string WritePretrained(string folder, int seed = 3)
+    {
+        Directory.CreateDirectory(folder);
+        string tokenizer = DebertaSharp.Tests.Tokenization.GoldenData.Folder("tokenizer-v3");
+        DebertaSharp.Training.TrainingSeed.Set(seed);
+        using (var model = new DebertaSharp.Modeling.DebertaModel(V3(vocabSize: 1001)))
+            model.SavePretrained(folder);
+        foreach (var file in DebertaSharp.Training.TrainerOptions.TokenizerFilesIn(tokenizer))
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)), overwrite: true);
+        return folder;
+    }
+
     private static string D(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 

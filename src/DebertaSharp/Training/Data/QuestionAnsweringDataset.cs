@@ -76,11 +76,8 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
         var examples = SquadFile.Read(path);
         if (options.MaxQuestionLength < 1 || options.DocStride < 0 || options.MaxAnswerLength < 1 || options.BestCandidates < 1)
             throw new DatasetException($"Question answering options must be positive: {options}.");
-        int budget = options.MaxLength - options.MaxQuestionLength - 3;
-        if (budget <= options.DocStride)
-            throw new DatasetException(
-                $"max length {options.MaxLength} leaves {budget} context tokens per window after a {options.MaxQuestionLength}-token question, " +
-                $"not more than the doc stride {options.DocStride}; raise the max length or lower the stride.");
+        if (options.MaxLength - 3 <= options.DocStride)
+            throw new DatasetException($"max length {options.MaxLength} leaves no room for context windows that move past the doc stride {options.DocStride}.");
 
         var plain = new EncodeOptions { AddSpecialTokens = false };
         var features = new List<Feature>();
@@ -90,6 +87,10 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
             var question = tokenizer.Encode(example.Question, plain).InputIds.Take(options.MaxQuestionLength).ToArray();
             var context = tokenizer.Encode(example.Context, plain);
             int windowSize = options.MaxLength - question.Length - 3;
+            if (windowSize <= options.DocStride)
+                throw new DatasetException(
+                    $"{path}:{example.Line}: max length {options.MaxLength} leaves {windowSize} context tokens per window after this {question.Length}-token question, " +
+                    $"not more than the doc stride {options.DocStride}; raise the max length, lower the stride or the max question length.");
             int contextOffset = question.Length + 2;                       // [CLS] q… [SEP] then the window
             for (int begin = 0; ; begin += windowSize - options.DocStride)
             {
