@@ -48,8 +48,10 @@ internal sealed record FinetuneArguments
     public bool GroupByLength { get; init; }
     public int SaveTotalLimit { get; init; } = 2;
     public bool Resume { get; init; }
+    public bool Overwrite { get; init; }
     public bool Json { get; init; }
     public string Device { get; init; } = "cpu";
+    public int? Threads { get; init; }
 }
 
 /// <summary>
@@ -100,15 +102,17 @@ internal static class FinetuneCommand
         var bucket = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (less padding)." };
         var keep = new Option<int>("--save-total-limit") { Description = "Newest checkpoints to keep (the best is always kept).", DefaultValueFactory = _ => 2 };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same data and options)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Start afresh even if --output holds checkpoints of an earlier run (they are deleted)." };
         var json = new Option<bool>("--json") { Description = "No progress display; print one JSON object with the results." };
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch (default: torch's choice). Small models train fastest with 1." };
 
         var cmd = new Command("finetune", "Fine-tune a checkpoint on labelled data; writes the model (HF layout), metrics.json and training_curve.png.")
         {
             model, task, train, eval, output, textColumn, pairColumn, labelColumn, labels, regression, choices, tagColumn,
             epochs, maxSteps, lr, batch, evalBatch, accumulation, maxLength, stride, warmup, schedule, weightDecay, clip, seed,
-            evalSteps, logging, metric, patience, bucket, keep, resume, json, device,
+            evalSteps, logging, metric, patience, bucket, keep, resume, overwrite, json, device, threads,
         };
         cmd.SetAction(parse =>
         {
@@ -147,8 +151,10 @@ internal static class FinetuneCommand
                 GroupByLength = parse.GetValue(bucket),
                 SaveTotalLimit = parse.GetValue(keep),
                 Resume = parse.GetValue(resume),
+                Overwrite = parse.GetValue(overwrite),
                 Json = parse.GetValue(json),
                 Device = parse.GetValue(device)!,
+                Threads = parse.GetValue(threads),
             };
             // First Ctrl+C: stop at the next step boundary with a checkpoint; a second one ends the process.
             using var cts = new CancellationTokenSource();
@@ -190,19 +196,27 @@ internal static class FinetuneCommand
     private static int Execute(FinetuneArguments a, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(a.ModelDir)) throw new DebertaSharpException($"Model folder '{a.ModelDir}' does not exist.");
+        if (a.Threads is { } n)
+        {
+            if (n < 1) throw new DebertaSharpException($"--threads must be at least 1, got {n}.");
+            set_num_threads(n);
+        }
         var device = a.Device == "cuda" ? CUDA : CPU;
         var tokenizer = AutoTokenizer.FromPretrained(a.ModelDir);
         var config = DebertaConfig.FromFile(a.ModelDir);
         var head = HeadOf(a.Task);
-        // Continuing to train a fine-tuned head keeps its label order unless --labels says otherwise.
-        var labels = a.Labels ?? (AutoModel.HeadOf(config) == head && !HasDefaultLabels(config) ? config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList() : null);
+        // Continuing to train a fine-tuned head keeps its label order (when the data's labels are among its labels)
+        // unless --labels says otherwise; other labels get a new head.
+        IReadOnlyList<string>? labels = a.Labels;
+        if (labels is null && AutoModel.HeadOf(config) == head && !HasDefaultLabels(config) && !a.Regression && LabelsIn(a) is { } used)
+        {
+            var known = config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList();
+            if (used.All(known.Contains)) labels = known;
+        }
         var (train, eval) = LoadData(a, tokenizer, labels);
-        train.ConfigureModel(config);
 
         TrainingSeed.Set(a.Seed);                           // the new head's initialisation is part of the run
-        using var model = AutoModel.Create(config, head);
-        using (var weights = CheckpointReader.Open(a.ModelDir)) model.LoadWeights(weights);
-        model.to(device);
+        using var model = FineTuningModel.FromPretrained(a.ModelDir, train, device);
 
         var options = new TrainerOptions
         {
@@ -224,6 +238,7 @@ internal static class FinetuneCommand
             EarlyStoppingPatience = a.EarlyStopping,
             GroupByLength = a.GroupByLength,
             SaveTotalLimit = a.SaveTotalLimit,
+            OverwriteOutputDirectory = a.Overwrite,
             TokenizerFiles = TrainerOptions.TokenizerFilesIn(a.ModelDir),
         };
         if (a.Warmup < 0 || (a.Warmup >= 1 && a.Warmup != Math.Floor(a.Warmup)))
@@ -246,6 +261,8 @@ internal static class FinetuneCommand
                                (resumeFrom is null ? "" : $", resuming from {Markup.Escape(resumeFrom)}"));
             if (model.LoadReport is { Missing.Count: > 0 } report)
                 console.MarkupLine($"[grey]newly initialised: {Markup.Escape(string.Join(", ", report.Missing))}[/]");
+            if (model.LoadReport?.Ignored.Where(i => i.Reason.Contains("replaced by a new", StringComparison.Ordinal)).Select(i => i.Key).ToList() is { Count: > 0 } replaced)
+                console.MarkupLine($"[grey]not used (another head): {Markup.Escape(string.Join(", ", replaced))}[/]");
             result = RunWithProgress(console, trainer, resumeFrom, cancellationToken);
         }
 
@@ -311,6 +328,7 @@ internal static class FinetuneCommand
                     task.Description = Markup.Escape($"step {p.GlobalStep}/{p.TotalSteps} epoch {p.Epoch:F2} loss {lastLoss:F4}{lastEval}");
                 });
                 result = trainer.Train(resumeFrom, progress, cancellationToken);
+                ctx.Refresh();
             });
         return result!;
     }
@@ -383,6 +401,15 @@ internal static class FinetuneCommand
             }
         }
     }
+
+    // The labels the training file uses (classification and tagging only), read without tokenising.
+    private static HashSet<string>? LabelsIn(FinetuneArguments a) => a.Task switch
+    {
+        "text-classification" or "pair-classification" => TabularFile.Read(a.Train).Records
+            .Select(r => r.Fields.GetValueOrDefault(a.LabelColumn)?.Trim()).OfType<string>().ToHashSet(StringComparer.Ordinal),
+        "token-classification" => ConllFile.Read(a.Train, a.TagColumn).SelectMany(s => s.Tags).ToHashSet(StringComparer.Ordinal),
+        _ => null,
+    };
 
     private static HeadKind HeadOf(string task) => task switch
     {

@@ -99,6 +99,7 @@ public sealed class Trainer
         }
         else
         {
+            ClearEarlierRun(output);
             TrainingSeed.Set(Options.Seed);
             state = new TrainingState
             {
@@ -284,6 +285,20 @@ public sealed class Trainer
             catch (IOException e) { throw new CheckpointException($"Cannot remove old checkpoint '{path}': {e.Message}", e); }
         }
         return folder;
+    }
+
+    private void ClearEarlierRun(string output)
+    {
+        var earlier = Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*");
+        if (earlier.Length == 0) return;
+        if (!Options.OverwriteOutputDirectory)
+            throw new TrainingException(
+                $"'{output}' already holds checkpoints of an earlier run ({string.Join(", ", earlier.Select(Path.GetFileName).Order())}): resume it, choose another output folder, or overwrite it.");
+        foreach (var folder in earlier)
+        {
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException e) { throw new CheckpointException($"Cannot remove '{folder}' of an earlier run: {e.Message}", e); }
+        }
     }
 
     private TrainingResult Finish(string output, TrainingState state, bool earlyStopped, Stopwatch clock,

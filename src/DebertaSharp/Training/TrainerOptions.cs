@@ -66,6 +66,12 @@ public sealed record TrainerOptions
     /// <summary>How many of the newest checkpoints to keep (the best one is always kept).</summary>
     public int SaveTotalLimit { get; init; } = 2;
 
+    /// <summary>
+    /// A fresh run (not a resume) into an output folder that already holds <c>checkpoint-&lt;step&gt;</c> folders deletes
+    /// them when true; when false it refuses to start, so an earlier run is not mixed up with this one.
+    /// </summary>
+    public bool OverwriteOutputDirectory { get; init; }
+
     /// <summary>Files copied into every checkpoint and the final model (the tokenizer's), so each folder is self-contained.</summary>
     public IReadOnlyList<string> TokenizerFiles { get; init; } = [];
 

@@ -130,6 +130,35 @@ public class DatasetTests
     }
 
     [Fact]
+    public void SplitHoldsOutExamplesDeterministicallyAndKeepsQuestionWindowsTogether()
+    {
+        using var dir = new TempDir();
+        var tokenizer = Tokenizer();
+        var data = TextClassificationDataset.Load(Write(dir, "d.csv", "text,label\n" + string.Join("\n", Enumerable.Range(0, 50).Select(i => $"item {i},{i % 3}"))),
+            tokenizer, new TextClassificationOptions());
+        var (train, heldOut) = data.Split(0.2, seed: 4);
+        Assert.Equal(10, heldOut.Count);
+        Assert.Equal(40, train.Count);
+        Assert.Equal(Enumerable.Range(0, 50), train.Items.Concat(heldOut.Items).Order());
+        Assert.Equal(heldOut.Items, data.Split(0.2, seed: 4).HeldOut.Items);
+        Assert.NotEqual(heldOut.Items, data.Split(0.2, seed: 5).HeldOut.Items);
+        using (var scope = NewDisposeScope())
+            Assert.Equal(data.ClassIndices[heldOut.Items[1]], heldOut.Collate([1], CPU).Labels!.item<long>());
+        Assert.Throws<DatasetException>(() => data.Split(0.001, 1));
+
+        string contexts = string.Join(",", Enumerable.Range(0, 6).Select(q => $$"""
+            {"context": "{{string.Join(" ", Enumerable.Repeat("The licence grants rights to copy.", 8))}}", "qas": [{"id": "{{q}}", "question": "What?", "answers": [{"text": "licence", "answer_start": 4}]}]}
+            """));
+        var qa = QuestionAnsweringDataset.Load(Write(dir, "qa.json", $$"""{"data": [{"paragraphs": [{{contexts}}]}]}"""), tokenizer,
+            new QuestionAnsweringOptions { MaxLength = 32, DocStride = 4, MaxQuestionLength = 8 });
+        Assert.True(qa.Count > 12);
+        var (qaTrain, qaHeldOut) = qa.Split(0.5, seed: 1);
+        Assert.Equal(3, qaHeldOut.ExampleCount);
+        Assert.Empty(qaTrain.Items.Select(qa.ExampleOf).Intersect(qaHeldOut.Items.Select(qa.ExampleOf)));
+        Assert.Equal(qa.Count, qaTrain.Count + qaHeldOut.Count);
+    }
+
+    [Fact]
     public void MultipleChoiceBatchesAreBatchByChoiceByLength()
     {
         using var dir = new TempDir();
@@ -163,5 +192,46 @@ public class DatasetTests
         }
         long Padded(IReadOnlyList<int[]> plan) => plan.Sum(b => (long)b.Length * b.Max(data.LengthOf));
         Assert.True(Padded(BatchPlan.ForEpoch(data, 8, 3, 0, true)) < 0.8 * Padded(BatchPlan.ForEpoch(data, 8, 3, 0, false)));
+    }
+}
+
+public class FineTuningModelTests
+{
+    [Fact]
+    public void AnotherHeadsCheckpointGivesItsEncoderAndANewHead()
+    {
+        using var dir = new TempDir();
+        string conll = Path.Combine(dir.Path, "ner.conll");
+        File.WriteAllText(conll, "Permission B-X\ngranted I-X\nfreely O\n");
+        var data = TokenClassificationDataset.Load(conll, DatasetTests.Tokenizer(), new TokenClassificationOptions());
+        string golden = new DebertaSharp.Tests.GoldenData.GoldenCase("deberta-v3-heads/seqcls").Folder;
+
+        using var model = DebertaSharp.Training.FineTuningModel.FromPretrained(golden, data);
+        Assert.IsType<DebertaSharp.Modeling.DebertaForTokenClassification>(model);
+        Assert.Equal(["B-X", "I-X", "O"], model.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value));
+        var report = model.LoadReport!;
+        Assert.Equal(["classifier.bias", "classifier.weight"], report.Missing.Order(StringComparer.Ordinal));
+        Assert.Contains(report.Ignored, i => i.Key == "classifier.weight" && i.Reason.Contains("DebertaV2ForSequenceClassification head", StringComparison.Ordinal));
+        Assert.Empty(report.Unexpected);
+        using var source = DebertaSharp.Modeling.DebertaForSequenceClassification.FromPretrained(golden);
+        var expected = source.state_dict();
+        foreach (var (name, tensor) in model.state_dict().Where(kv => kv.Key.StartsWith("deberta.", StringComparison.Ordinal)))
+            Assert.True(tensor.eq(expected[name]).all().item<bool>(), name);
+
+        // The same head with as many labels keeps the checkpoint's classifier.
+        using var same = DebertaSharp.Training.FineTuningModel.FromPretrained(golden, new TwoLabels());
+        Assert.Empty(same.LoadReport!.Missing);
+        Assert.True(same.state_dict()["classifier.weight"].eq(expected["classifier.weight"]).all().item<bool>());
+    }
+
+    private sealed class TwoLabels() : FineTuningDataset("two labels", 0)
+    {
+        public override DebertaSharp.Modeling.HeadKind Head => DebertaSharp.Modeling.HeadKind.SequenceClassification;
+        public override int Count => 0;
+        public override string DefaultMetric => "accuracy";
+        public override int LengthOf(int index) => 0;
+        public override DebertaSharp.Modeling.DebertaInputs Collate(IReadOnlyList<int> indices, TorchSharp.torch.Device device) => throw new NotSupportedException();
+        public override TaskEvaluator CreateEvaluator() => throw new NotSupportedException();
+        public override void ConfigureModel(DebertaSharp.Configuration.DebertaConfig config) => config.SetLabels(["no", "yes"]);
     }
 }

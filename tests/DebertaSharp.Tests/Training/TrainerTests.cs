@@ -139,6 +139,11 @@ public class TrainerTests
         new Trainer(model, train, eval, Options(output, maxSteps: 4)).Train();
         var e = Assert.Throws<TrainingException>(() => new Trainer(model, train, eval, Options(output, maxSteps: 4) with { BatchSize = 8 }).Train(resumeFrom: output));
         Assert.Contains("batch_size 4 then, 8 now", e.Message);
+        // A fresh run into the same folder would mix two runs: refused unless told to overwrite.
+        Assert.Contains("already holds checkpoints of an earlier run", Assert.Throws<TrainingException>(() =>
+            new Trainer(model, train, eval, Options(output, maxSteps: 4)).Train()).Message);
+        new Trainer(model, train, eval, Options(output, maxSteps: 2) with { OverwriteOutputDirectory = true, EvalSteps = 2 }).Train();
+        Assert.Equal(["checkpoint-2"], Directory.GetDirectories(output).Select(Path.GetFileName));
         Assert.Throws<CheckpointException>(() => new Trainer(model, train, eval, Options(output)).Train(resumeFrom: Path.Combine(dir.Path, "nowhere")));
     }
 

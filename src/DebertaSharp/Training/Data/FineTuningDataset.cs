@@ -35,6 +35,26 @@ public abstract class FineTuningDataset
     /// <summary>Number of source examples (QA: questions, which may span several features).</summary>
     public virtual int ExampleCount => Count;
 
+    /// <summary>The source example item <paramref name="index"/> belongs to (QA: the question of a context window).</summary>
+    public virtual int ExampleOf(int index) => index;
+
+    /// <summary>
+    /// Splits the examples at random (fixed by <paramref name="seed"/>) into a training part and a held-out part of about
+    /// <paramref name="heldOutShare"/> of the examples; items of one example (QA windows) stay together.
+    /// </summary>
+    /// <exception cref="DatasetException">The share is not in (0, 1) or leaves one side empty.</exception>
+    public (FineTuningSubset Train, FineTuningSubset HeldOut) Split(double heldOutShare, int seed)
+    {
+        if (!(heldOutShare > 0 && heldOutShare < 1)) throw new DatasetException($"The held-out share must be in (0, 1), got {heldOutShare}.");
+        int heldOutExamples = (int)Math.Round(heldOutShare * ExampleCount);
+        if (heldOutExamples < 1 || heldOutExamples >= ExampleCount)
+            throw new DatasetException($"'{Source}' has {ExampleCount} examples: a held-out share of {heldOutShare} leaves a side empty.");
+        // A stream of its own (int.MaxValue), apart from the training epochs' shuffles.
+        var heldOut = TrainingSeed.Permutation(ExampleCount, seed, int.MaxValue).Take(heldOutExamples).ToHashSet();
+        var inHeldOut = Enumerable.Range(0, Count).ToLookup(i => heldOut.Contains(ExampleOf(i)));
+        return (new FineTuningSubset(this, [.. inHeldOut[false]]), new FineTuningSubset(this, [.. inHeldOut[true]]));
+    }
+
     /// <summary>Tokens in item <paramref name="index"/> (multiple choice: its longest choice), for length bucketing.</summary>
     public abstract int LengthOf(int index);
 

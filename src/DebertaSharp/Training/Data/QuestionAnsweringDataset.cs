@@ -129,6 +129,9 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
     }
 
     /// <inheritdoc/>
+    public override int ExampleOf(int index) => _features[index].Example;
+
+    /// <inheritdoc/>
     public override int LengthOf(int index) => _features[index].Ids.Length;
 
     /// <inheritdoc/>
