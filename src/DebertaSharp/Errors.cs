@@ -46,3 +46,13 @@ public class TokenizerException : DebertaSharpException
     /// <inheritdoc cref="DebertaSharpException(string, Exception)"/>
     public TokenizerException(string message, Exception inner) : base(message, inner) { }
 }
+
+/// <summary>Pre-training cannot run: an unreadable or empty corpus, bad masking or loop options, or a checkpoint that does not fit.</summary>
+public class PretrainingException : DebertaSharpException
+{
+    /// <inheritdoc cref="DebertaSharpException(string)"/>
+    public PretrainingException(string message) : base(message) { }
+
+    /// <inheritdoc cref="DebertaSharpException(string, Exception)"/>
+    public PretrainingException(string message, Exception inner) : base(message, inner) { }
+}
