@@ -27,14 +27,14 @@ public sealed record MaskingOptions
     public bool WholeWordMasking { get; init; }
 
     /// <summary>Checks the fractions.</summary>
-    /// <exception cref="PretrainingException">A rate outside (0, 1], a fraction outside [0, 1], or fractions adding up to more than 1.</exception>
+    /// <exception cref="TrainingException">A rate outside (0, 1], a fraction outside [0, 1], or fractions adding up to more than 1.</exception>
     public void Validate()
     {
         if (!(MaskRate > 0 && MaskRate <= 1))
-            throw new PretrainingException($"Masking rate {MaskRate} must be in (0, 1].");
+            throw new TrainingException($"Masking rate {MaskRate} must be in (0, 1].");
         if (!(MaskTokenFraction >= 0 && MaskTokenFraction <= 1) || !(RandomTokenFraction >= 0 && RandomTokenFraction <= 1))
-            throw new PretrainingException($"Masking fractions [MASK] {MaskTokenFraction} and random {RandomTokenFraction} must each be in [0, 1].");
+            throw new TrainingException($"Masking fractions [MASK] {MaskTokenFraction} and random {RandomTokenFraction} must each be in [0, 1].");
         if (MaskTokenFraction + RandomTokenFraction > 1 + 1e-12)
-            throw new PretrainingException($"Masking fractions [MASK] {MaskTokenFraction} + random {RandomTokenFraction} exceed 1.");
+            throw new TrainingException($"Masking fractions [MASK] {MaskTokenFraction} + random {RandomTokenFraction} exceed 1.");
     }
 }

@@ -23,9 +23,9 @@ public sealed class MlmCollator
     private readonly int[] _randomPool;
 
     /// <summary>Creates a collator for <paramref name="tokenizer"/>'s <c>[MASK]</c>, <c>[PAD]</c> and vocabulary.</summary>
-    /// <exception cref="PretrainingException">The tokenizer has no mask token, or the options are invalid.</exception>
+    /// <exception cref="TrainingException">The tokenizer has no mask token, or the options are invalid.</exception>
     public MlmCollator(DebertaTokenizerBase tokenizer, MaskingOptions? options = null)
-        : this(tokenizer?.MaskTokenId ?? throw new PretrainingException("The tokenizer has no [MASK] token; masked-LM pre-training needs one."),
+        : this(tokenizer?.MaskTokenId ?? throw new TrainingException("The tokenizer has no [MASK] token; masked-LM pre-training needs one."),
             tokenizer.PadTokenId,
             Enumerable.Range(0, tokenizer.VocabularySize).Where(id => !tokenizer.AllSpecialIds.Contains(id)),
             options)
@@ -33,7 +33,7 @@ public sealed class MlmCollator
     }
 
     /// <summary>Creates a collator from explicit ids: the mask and pad ids and the ids random replacements draw from.</summary>
-    /// <exception cref="PretrainingException">No replacement ids while random replacement is on, or invalid options.</exception>
+    /// <exception cref="TrainingException">No replacement ids while random replacement is on, or invalid options.</exception>
     public MlmCollator(int maskTokenId, int padTokenId, IEnumerable<int> replacementIds, MaskingOptions? options = null)
     {
         _options = options ?? new MaskingOptions();
@@ -42,7 +42,7 @@ public sealed class MlmCollator
         _padId = padTokenId;
         _randomPool = replacementIds.ToArray();
         if (_randomPool.Length == 0 && _options.RandomTokenFraction > 0)
-            throw new PretrainingException("No non-special token ids to draw random replacements from.");
+            throw new TrainingException("No non-special token ids to draw random replacements from.");
     }
 
     /// <summary>The masking options.</summary>
@@ -55,12 +55,12 @@ public sealed class MlmCollator
     public int PadTokenId => _padId;
 
     /// <summary>Pads and masks <paramref name="sequences"/> with randomness from <paramref name="random"/>.</summary>
-    /// <exception cref="PretrainingException">An empty list, or a sequence whose lists differ in length.</exception>
+    /// <exception cref="TrainingException">An empty list, or a sequence whose lists differ in length.</exception>
     public MaskedBatch Collate(IReadOnlyList<PretrainingSequence> sequences, Random random)
     {
         ArgumentNullException.ThrowIfNull(sequences);
         ArgumentNullException.ThrowIfNull(random);
-        if (sequences.Count == 0) throw new PretrainingException("Cannot collate an empty batch.");
+        if (sequences.Count == 0) throw new TrainingException("Cannot collate an empty batch.");
         int length = sequences.Max(s => s.Length);
         var ids = new long[sequences.Count, length];
         var mask = new long[sequences.Count, length];
@@ -69,7 +69,7 @@ public sealed class MlmCollator
         {
             var s = sequences[b];
             if (s.Maskable.Count != s.Length || s.WordStarts.Count != s.Length)
-                throw new PretrainingException($"Sequence {b} has {s.Length} ids but {s.Maskable.Count} maskable flags and {s.WordStarts.Count} word starts.");
+                throw new TrainingException($"Sequence {b} has {s.Length} ids but {s.Maskable.Count} maskable flags and {s.WordStarts.Count} word starts.");
             for (int i = 0; i < length; i++)
             {
                 ids[b, i] = i < s.Length ? s.InputIds[i] : _padId;

@@ -12,16 +12,16 @@ public sealed class PretrainingDataStream
     private readonly MlmCollator _collator;
 
     /// <summary>Creates the stream.</summary>
-    /// <exception cref="PretrainingException">A batch size, length or shuffle buffer out of range.</exception>
+    /// <exception cref="TrainingException">A batch size, length or shuffle buffer out of range.</exception>
     public PretrainingDataStream(TextCorpus corpus, Tokenization.DebertaTokenizerBase tokenizer, MlmCollator collator,
         int batchSize, int maxLength, int seed, int shuffleBuffer = 10_000)
     {
         _corpus = corpus ?? throw new ArgumentNullException(nameof(corpus));
         _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         _collator = collator ?? throw new ArgumentNullException(nameof(collator));
-        if (batchSize < 1) throw new PretrainingException($"Batch size {batchSize} must be at least 1.");
-        if (maxLength < 3) throw new PretrainingException($"Maximum sequence length {maxLength} must be at least 3.");
-        if (shuffleBuffer < 1) throw new PretrainingException($"Shuffle buffer {shuffleBuffer} must be at least 1 (1 = corpus order).");
+        if (batchSize < 1) throw new TrainingException($"Batch size {batchSize} must be at least 1.");
+        if (maxLength < 3) throw new TrainingException($"Maximum sequence length {maxLength} must be at least 3.");
+        if (shuffleBuffer < 1) throw new TrainingException($"Shuffle buffer {shuffleBuffer} must be at least 1 (1 = corpus order).");
         BatchSize = batchSize;
         MaxLength = maxLength;
         Seed = seed;
@@ -47,7 +47,7 @@ public sealed class PretrainingDataStream
     /// The batches of <paramref name="epoch"/>, starting after the first <paramref name="skipBatches"/> (which are
     /// formed but not masked). Each batch's masking uses its own generator seeded from (seed, epoch, index).
     /// </summary>
-    /// <exception cref="PretrainingException">The corpus yields no example at all.</exception>
+    /// <exception cref="DatasetException">The corpus yields no example at all.</exception>
     public IEnumerable<MaskedBatch> Epoch(long epoch, long skipBatches = 0)
     {
         long index = 0;
@@ -66,7 +66,7 @@ public sealed class PretrainingDataStream
             index++;
         }
         if (index == 0)
-            throw new PretrainingException($"The corpus ({string.Join(", ", _corpus.Files)}) has no non-blank line to train on.");
+            throw new DatasetException($"The corpus ({string.Join(", ", _corpus.Files)}) has no non-blank line to train on.");
     }
 
     /// <summary>A bounded-memory shuffle: a buffer of <see cref="ShuffleBuffer"/> examples, each output a random member replaced by the next input.</summary>

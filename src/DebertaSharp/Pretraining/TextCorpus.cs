@@ -9,21 +9,21 @@ namespace DebertaSharp.Pretraining;
 public sealed class TextCorpus
 {
     /// <summary>Resolves <paramref name="paths"/> into the corpus files.</summary>
-    /// <exception cref="PretrainingException">No path, a path that does not exist, or folders without files.</exception>
+    /// <exception cref="DatasetException">No path, a path that does not exist, or folders without files.</exception>
     public TextCorpus(IEnumerable<string> paths)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var files = new List<string>();
         var given = paths.ToList();
-        if (given.Count == 0) throw new PretrainingException("No corpus files given.");
+        if (given.Count == 0) throw new DatasetException("No corpus files given.");
         foreach (string path in given)
         {
             if (File.Exists(path)) files.Add(Path.GetFullPath(path));
             else if (Directory.Exists(path))
                 files.AddRange(Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Select(Path.GetFullPath).Order(StringComparer.Ordinal));
-            else throw new PretrainingException($"Corpus path '{path}' does not exist.");
+            else throw new DatasetException($"Corpus path '{path}' does not exist.");
         }
-        if (files.Count == 0) throw new PretrainingException($"The corpus folders {string.Join(", ", given)} contain no files.");
+        if (files.Count == 0) throw new DatasetException($"The corpus folders {string.Join(", ", given)} contain no files.");
         Files = files;
     }
 
@@ -49,11 +49,11 @@ public sealed class TextCorpus
     /// <paramref name="maxLength"/> − 2 pieces, each wrapped as <c>[CLS] chunk [SEP]</c>, so long lines are kept whole
     /// across several examples instead of truncated. A chunk's first piece starts a word.
     /// </summary>
-    /// <exception cref="PretrainingException"><paramref name="maxLength"/> below 3.</exception>
+    /// <exception cref="DatasetException"><paramref name="maxLength"/> below 3.</exception>
     public IEnumerable<PretrainingSequence> Sequences(DebertaTokenizerBase tokenizer, int maxLength)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (maxLength < 3) throw new PretrainingException($"Maximum sequence length {maxLength} leaves no room for text between [CLS] and [SEP]; use at least 3.");
+        if (maxLength < 3) throw new DatasetException($"Maximum sequence length {maxLength} leaves no room for text between [CLS] and [SEP]; use at least 3.");
         return SequencesCore(tokenizer, maxLength);
     }
 
@@ -70,7 +70,7 @@ public sealed class TextCorpus
             }
             catch (TokenizerException ex)
             {
-                throw new PretrainingException($"{file}:{line}: cannot tokenise the line: {ex.Message}", ex);
+                throw new DatasetException($"{file}:{line}: cannot tokenise the line: {ex.Message}", ex);
             }
             if (encoding.Length == 0) continue;
             var special = encoding.SpecialTokensMask.Select(m => m != 0).ToArray();

@@ -234,7 +234,7 @@ public class MlmCollatorTests
     [InlineData(0.15, -0.1, 0.1)]
     public void InvalidOptionsAreRejected(double rate, double mask, double random)
     {
-        var ex = Assert.Throws<PretrainingException>(() =>
+        var ex = Assert.Throws<TrainingException>(() =>
             new MlmCollator(Mask, Pad, Replacements, new MaskingOptions { MaskRate = rate, MaskTokenFraction = mask, RandomTokenFraction = random }));
         Assert.Contains(rate <= 0 || rate > 1 ? rate.ToString(System.Globalization.CultureInfo.CurrentCulture) : "fraction", ex.Message, StringComparison.OrdinalIgnoreCase);
     }

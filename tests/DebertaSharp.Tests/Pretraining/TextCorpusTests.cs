@@ -58,7 +58,7 @@ public class TextCorpusTests
         Assert.Equal(1, corpus.Lines().First().Line);
 
         var missing = Path.Combine(tmp.Path, "nope.txt");
-        var ex = Assert.Throws<PretrainingException>(() => new TextCorpus([missing]));
+        var ex = Assert.Throws<DatasetException>(() => new TextCorpus([missing]));
         Assert.Contains(missing, ex.Message);
     }
 
@@ -69,7 +69,7 @@ public class TextCorpusTests
         string file = Path.Combine(tmp.Path, "empty.txt");
         File.WriteAllText(file, "\n  \n");
         var stream = new PretrainingDataStream(new TextCorpus([file]), Tokenizer, new MlmCollator(Tokenizer), 4, 32, seed: 1);
-        var ex = Assert.Throws<PretrainingException>(() => stream.Epoch(0).ToList());
+        var ex = Assert.Throws<DatasetException>(() => stream.Epoch(0).ToList());
         Assert.Contains(file, ex.Message);
     }
 
