@@ -81,7 +81,8 @@ public sealed class RtdPretrainingModel : PretrainingModel
     /// Loads a pair: <paramref name="folder"/> with <c>generator/</c> and <c>discriminator/</c> sub-folders (the layout
     /// this class saves), or a single checkpoint (e.g. a released v3 discriminator) that initialises the discriminator,
     /// with a new generator of <paramref name="generatorLayers"/> layers whose embeddings start as the discriminator's.
-    /// A discriminator without a GDES delta keeps its table (delta = its table − the generator's).
+    /// The discriminator keeps the table it was saved with: its saved delta is used with its own generator; otherwise
+    /// (no delta, or a single checkpoint) the delta becomes its table − the generator's.
     /// </summary>
     public static RtdPretrainingModel FromPretrained(string folder, int? generatorLayers = null, double rtdWeight = 50)
     {
@@ -110,7 +111,8 @@ public sealed class RtdPretrainingModel : PretrainingModel
                 }
                 var model = new RtdPretrainingModel(generator, discriminator, rtdWeight);   // registers the delta, so it loads
                 discriminator.LoadWeights(checkpoint);
-                if (!hasDelta) model.Sharing.KeepDiscriminatorTables();
+                // Keep the discriminator's table as loaded unless a saved delta belongs to this very generator.
+                if (!pair || !hasDelta) model.Sharing.KeepDiscriminatorTables();
                 model.Sharing.Synchronize();
                 return model;
             }

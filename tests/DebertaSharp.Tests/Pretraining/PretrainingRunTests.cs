@@ -110,4 +110,21 @@ public class PretrainingRunTests
         Assert.True(File.Exists(Path.Combine(tmp.Path, "generator", "model.safetensors")));
         Assert.True(File.Exists(Path.Combine(tmp.Path, "discriminator", "model.safetensors")));
     }
+
+    [Theory]
+    [InlineData(PretrainingObjective.Mlm)]
+    [InlineData(PretrainingObjective.Rtd)]
+    public void TrainingStepsLeaveNoLiveTensors(PretrainingObjective objective)
+    {
+        using var threads = new SingleTorchThread();
+        using var tmp = new TempDir();
+        using var model = TinyPretraining.Build(objective, 6);
+        var options = new PretrainingOptions { MaxSteps = 2, BatchSize = 4, MaxLength = 24, SaveSteps = 100, Seed = 1 };
+        TinyPretraining.Trainer(model, Path.Combine(tmp.Path, "warm-up"), options).Run();
+
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        TinyPretraining.Trainer(model, Path.Combine(tmp.Path, "run"), options with { MaxSteps = 12, SaveSteps = 5 }).Run();
+        long after = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Assert.Equal(before, after);
+    }
 }
