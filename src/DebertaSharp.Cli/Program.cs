@@ -6,4 +6,5 @@ root.Subcommands.Add(ForwardCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(PretrainCommand.Create());
 return root.Parse(args).Invoke();

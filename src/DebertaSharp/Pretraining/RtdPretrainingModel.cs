@@ -70,11 +70,24 @@ public sealed class RtdPretrainingModel : PretrainingModel
     }
 
     /// <summary>Randomly initialised generator and discriminator for <paramref name="discriminatorConfig"/>.</summary>
-    public static RtdPretrainingModel Create(DebertaConfig discriminatorConfig, int? generatorLayers = null, double rtdWeight = 50)
+    public static RtdPretrainingModel Create(DebertaConfig discriminatorConfig, int? generatorLayers = null, double rtdWeight = 50) =>
+        Create(discriminatorConfig, GeneratorConfig(discriminatorConfig, generatorLayers), rtdWeight);
+
+    /// <summary>Randomly initialised generator and discriminator for the two given configurations (e.g. those of a checkpoint).</summary>
+    public static RtdPretrainingModel Create(DebertaConfig discriminatorConfig, DebertaConfig generatorConfig, double rtdWeight = 50)
     {
-        var generator = new DebertaForMaskedLM(GeneratorConfig(discriminatorConfig, generatorLayers), EmdPossible(discriminatorConfig));
+        var generator = new DebertaForMaskedLM(generatorConfig, EmdPossible(generatorConfig));
         var discriminator = new DebertaForReplacedTokenDetection(discriminatorConfig);
-        return new RtdPretrainingModel(generator, discriminator, rtdWeight);
+        try
+        {
+            return new RtdPretrainingModel(generator, discriminator, rtdWeight);
+        }
+        catch
+        {
+            generator.Dispose();
+            discriminator.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
