@@ -154,3 +154,38 @@ public class PretrainCommandTests
         Assert.Contains(expected, error);
     }
 }
+
+/// <summary>The pre-training example of README.md, run from the repository root as written.</summary>
+[Collection(SerialTorchRng.Name)]
+public class PretrainingReadmeExampleTests
+{
+    [Fact]
+    public void ReadmeExampleRunsAndResumes()
+    {
+        using var threads = new SingleTorchThread();
+        using var tmp = new TempDir();
+        string repo = Path.GetFullPath(Path.Combine(PretrainingSamples.Root, "..", ".."));
+        string Repo(string relative) => Path.Combine(repo, relative);
+        string output = Path.Combine(tmp.Path, "pretrain-output");
+
+        DebertaSharp.Pretraining.PretrainingResult Example(Action<CancellationTokenSource>? whileRunning = null)
+        {
+            DebertaSharp.Training.TrainingSeed.Set(42);
+            using var model = DebertaSharp.Pretraining.RtdPretrainingModel.Create(DebertaSharp.Configuration.DebertaConfig.FromFile(Repo("samples/pretraining/tiny-v3")));
+            var trainer = new DebertaSharp.Pretraining.Pretrainer(model, DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(Repo("samples/pretraining/tiny-v3")),
+                new DebertaSharp.Pretraining.TextCorpus([Repo("samples/pretraining/corpus.txt")]), output,
+                new DebertaSharp.Pretraining.PretrainingOptions { MaxSteps = 20, LearningRate = 2e-3, SaveSteps = 10, Seed = 42 });
+            using var stop = new CancellationTokenSource();
+            var progress = new ProgressLog(p => { if (p.Step == 13) whileRunning?.Invoke(stop); });
+            return trainer.Run(progress, resumeFrom: DebertaSharp.Pretraining.Pretrainer.LatestCheckpoint(output), cancellationToken: stop.Token);
+        }
+
+        var first = Example(stop => stop.Cancel());
+        Assert.False(first.Completed);
+        Assert.Equal(13, first.Steps);
+        var second = Example();
+        Assert.True(second.Completed);
+        Assert.Equal(20, second.Steps);
+        Assert.EndsWith("checkpoint-13", second.ResumedFrom);
+    }
+}
