@@ -134,45 +134,23 @@ public sealed class TokenClassificationPipeline : Pipeline
         return scores;
     }
 
-    /// <summary>A content token: its scores, its span with leading whitespace left out, and whether it continues the previous word.</summary>
+    /// <summary>A token of the text: position in the encoded text, scores, span without leading whitespace, whether it continues the previous word.</summary>
     private sealed record Token(int Index, double[] Scores, int Start, int End, bool IsSubword)
     {
         public bool HasText => End > Start;
     }
 
-    /// <summary>
-    /// The text's tokens with their scores. A token continues the previous word when no whitespace comes before it
-    /// (HF's heuristic for tokenizers without word ids, applied to the span without the whitespace a '▁' stands for);
-    /// a bare '▁' (empty span) begins the word that follows it; [UNK] and tokens after a skipped special token begin words.
-    /// </summary>
+    /// <summary>The text's tokens (special tokens written in the text left out) with their scores and word boundaries.</summary>
     private List<Token> Tokens(string text, TokenEncoding pieces, double[][] scores)
     {
+        var words = TextWords.Of(Tokenizer, text, pieces);
         var tokens = new List<Token>(pieces.Length);
-        bool wordOpen = false;       // the previous token is a bare '▁' whose word goes on
-        bool afterSpecial = false;
         for (int t = 0; t < pieces.Length; t++)
         {
-            int id = pieces.InputIds[t];
-            if (pieces.SpecialTokensMask[t] == 1 && id != Tokenizer.UnkTokenId)
+            if (words.WordIds[t] >= 0)
             {
-                // A special token written in the text ([MASK], [SEP] …) is no word, as in HF.
-                afterSpecial = true;
-                wordOpen = false;
-                continue;
+                tokens.Add(new Token(t + 1, scores[t], words.Starts[t], words.Ends[t], words.IsSubword(t)));
             }
-
-            TokenOffset o = pieces.Offsets[t];
-            int start = o.Start;
-            while (start < o.End && char.IsWhiteSpace(text[start]))
-            {
-                start++;
-            }
-
-            bool afterWhitespace = start == 0 || char.IsWhiteSpace(text[start - 1]);
-            bool isSubword = tokens.Count > 0 && (wordOpen || (!afterWhitespace && !afterSpecial && id != Tokenizer.UnkTokenId));
-            tokens.Add(new Token(t + 1, scores[t], start, o.End, isSubword));
-            wordOpen = start == o.End;
-            afterSpecial = false;
         }
 
         return tokens;
