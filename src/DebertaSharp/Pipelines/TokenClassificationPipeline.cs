@@ -197,7 +197,7 @@ public sealed class TokenClassificationPipeline : Pipeline
     }
 
     /// <summary>HF's <c>group_entities</c>: adjacent entities of one type merge unless the next one is a B- tag.</summary>
-    private static List<TokenEntity> Group(string text, IEnumerable<TokenEntity> entities)
+    internal static List<TokenEntity> Group(string text, IEnumerable<TokenEntity> entities)
     {
         var groups = new List<TokenEntity>();
         var current = new List<TokenEntity>();

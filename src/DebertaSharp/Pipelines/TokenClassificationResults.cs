@@ -3,7 +3,10 @@ namespace DebertaSharp.Pipelines;
 /// <summary>How token predictions become entities (HF <c>aggregation_strategy</c>).</summary>
 public enum AggregationStrategy
 {
-    /// <summary>One result per token, with its own label (HF <c>entity</c>).</summary>
+    /// <summary>
+    /// One result per token, with its own label (HF <c>entity</c>). A bare <c>▁</c> piece, which covers only
+    /// whitespace, has no text and gives no result (here and in <see cref="Simple"/>; the word strategies count it with its word).
+    /// </summary>
     None,
 
     /// <summary>Per-token labels, then adjacent tokens of the same entity type merged (B-/I- aware).</summary>

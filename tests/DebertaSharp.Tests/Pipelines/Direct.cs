@@ -37,3 +37,22 @@ internal static class Direct
 
     public static int ArgMax(IReadOnlyList<double> x) => Enumerable.Range(0, x.Count).MaxBy(i => x[i]);
 }
+
+/// <summary>Direct calls on raw id rows (windows cut by hand from a full encoding).</summary>
+internal static class DirectIds
+{
+    /// <summary>Flattened logits (or start/end logits) of one row of ids, token types all <paramref name="types"/>.</summary>
+    public static float[][] Run(DebertaSharp.Modeling.DebertaPreTrainedModel model, IReadOnlyList<int> ids, IReadOnlyList<int> types)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var mode = TorchSharp.torch.inference_mode();
+        var inputs = new DebertaSharp.Modeling.DebertaInputs(TorchSharp.torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count]))
+        {
+            TokenTypeIds = TorchSharp.torch.tensor(types.Select(i => (long)i).ToArray(), [1, ids.Count]),
+        };
+        using var output = model.Forward(inputs);
+        return output.Logits is { } l
+            ? [l.data<float>().ToArray()]
+            : [output.StartLogits!.data<float>().ToArray(), output.EndLogits!.data<float>().ToArray()];
+    }
+}
