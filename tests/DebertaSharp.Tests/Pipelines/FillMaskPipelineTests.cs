@@ -63,9 +63,10 @@ public class FillMaskPipelineTests
         Assert.True(fill.UsesEnhancedMaskDecoder);
         var model = (DebertaForMaskedLM)fill.Model;
         const string text = "The [MASK] is free software; [MASK] can redistribute it.";
-        var masks = fill.Predict(text, new FillMaskOptions { TopK = 5 });
         var emd = Direct(model, fill.Tokenizer, text, 5, emd: true);
         var plain = Direct(model, fill.Tokenizer, text, 5, emd: false);
+        var masks = fill.Predict(text, new FillMaskOptions { TopK = 5 });
+        Assert.True(model.UseEnhancedMaskDecoder);
         Assert.Equal(2, masks.Count);
         for (int m = 0; m < 2; m++)
         {
