@@ -46,3 +46,29 @@ public class TokenizerException : DebertaSharpException
     /// <inheritdoc cref="DebertaSharpException(string, Exception)"/>
     public TokenizerException(string message, Exception inner) : base(message, inner) { }
 }
+
+/// <summary>
+/// Training cannot proceed: inconsistent options, optimizer state that does not fit the model, a non-finite loss,
+/// or a training checkpoint that does not belong to the run.
+/// </summary>
+public class TrainingException : DebertaSharpException
+{
+    /// <inheritdoc cref="DebertaSharpException(string)"/>
+    public TrainingException(string message) : base(message) { }
+
+    /// <inheritdoc cref="DebertaSharpException(string, Exception)"/>
+    public TrainingException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// A dataset file is missing, empty or malformed: a missing column, a label outside the label set, a bad CoNLL line,
+/// a SQuAD answer outside its context. The message names the file and, where there is one, the line.
+/// </summary>
+public class DatasetException : DebertaSharpException
+{
+    /// <inheritdoc cref="DebertaSharpException(string)"/>
+    public DatasetException(string message) : base(message) { }
+
+    /// <inheritdoc cref="DebertaSharpException(string, Exception)"/>
+    public DatasetException(string message, Exception inner) : base(message, inner) { }
+}

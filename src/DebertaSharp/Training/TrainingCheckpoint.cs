@@ -1,0 +1,194 @@
+using System.Globalization;
+using DebertaSharp.Checkpoints;
+using DebertaSharp.Modeling;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Training;
+
+/// <summary>
+/// A training checkpoint: a folder in HF layout (<c>config.json</c> + <c>model.safetensors</c>, loadable by
+/// <c>FromPretrained</c> here and in Python) plus what resuming needs — <c>optimizer.safetensors</c>
+/// (<see cref="AdamW.StateDict"/>), <c>trainer_state.json</c> (<see cref="TrainingState"/>) and
+/// <c>rng_state.safetensors</c> (torch's default generator, so dropout continues identically).
+/// The folder is written whole or not at all: everything goes to a hidden sibling folder that is then renamed
+/// into place, so a crash never leaves a half-written checkpoint under the final name.
+/// </summary>
+public static class TrainingCheckpoint
+{
+    /// <summary>Optimizer state file name.</summary>
+    public const string OptimizerFileName = "optimizer.safetensors";
+
+    /// <summary>RNG state file name.</summary>
+    public const string RngFileName = "rng_state.safetensors";
+
+    /// <summary>The prefix of checkpoint folders a run writes into its output folder (<c>checkpoint-&lt;step&gt;</c>).</summary>
+    public const string FolderPrefix = "checkpoint-";
+
+    private const string CpuRngKey = "cpu";
+
+    /// <summary>
+    /// Writes the checkpoint to <paramref name="folder"/>, replacing an existing one there as a whole.
+    /// <paramref name="extraFiles"/> (e.g. the tokenizer's files) are copied in, so the folder is self-contained.
+    /// </summary>
+    /// <exception cref="CheckpointException">A file cannot be written; nothing is left under <paramref name="folder"/>
+    /// except the previous checkpoint, if any.</exception>
+    public static void Save(string folder, DebertaPreTrainedModel model, AdamW optimizer, TrainingState state,
+        IEnumerable<string>? extraFiles = null)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(state);
+        string full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+        string parent = Path.GetDirectoryName(full) ?? throw new CheckpointException($"Cannot write checkpoint '{full}': it has no parent folder.");
+        string name = Path.GetFileName(full);
+        string temp = Path.Combine(parent, $".{name}.tmp-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(temp);
+            model.SavePretrained(temp);
+            SafetensorsWriter.Save(Path.Combine(temp, OptimizerFileName), optimizer.StateDict(), new Dictionary<string, string>
+            {
+                ["step_count"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
+            });
+            state.OptimizerStepCount = optimizer.StepCount;
+            AtomicFile.WriteAllText(Path.Combine(temp, TrainingState.FileName), state.ToJson());
+            using (var rng = get_rng_state())
+                SafetensorsWriter.Save(Path.Combine(temp, RngFileName), [new(CpuRngKey, rng)]);
+            foreach (var file in extraFiles ?? [])
+            {
+                string target = Path.Combine(temp, Path.GetFileName(file));
+                if (!File.Exists(target)) File.Copy(file, target);
+            }
+            Replace(temp, full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDeleteFolder(temp);
+            throw new CheckpointException($"Cannot write checkpoint '{full}': {e.Message}", e);
+        }
+        catch
+        {
+            TryDeleteFolder(temp);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Restores weights, optimizer state and torch's RNG state from a checkpoint written by <see cref="Save"/>
+    /// into an already built <paramref name="model"/> and <paramref name="optimizer"/>; returns the run's state.
+    /// </summary>
+    /// <exception cref="CheckpointException">A file is missing or corrupt, or the weights do not fit the model
+    /// (missing or unexpected keys are named).</exception>
+    /// <exception cref="TrainingException">The optimizer state does not fit the optimizer.</exception>
+    public static TrainingState Load(string folder, DebertaPreTrainedModel model, AdamW optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var state = ReadState(folder);
+        foreach (var required in new[] { "config.json", "model.safetensors", OptimizerFileName, RngFileName })
+            if (!File.Exists(Path.Combine(folder, required)))
+                throw new CheckpointException($"Training checkpoint '{folder}' has no {required}; it cannot be resumed.");
+
+        using (var weights = CheckpointReader.Open(folder))
+        {
+            var report = model.LoadWeights(weights);
+            if (report.Missing.Count > 0 || report.Unexpected.Count > 0)
+                throw new CheckpointException(
+                    $"Training checkpoint '{folder}' does not hold this model's weights: missing {Describe(report.Missing)}; unexpected {Describe(report.Unexpected)}.");
+        }
+
+        using (var file = SafetensorsFile.Open(Path.Combine(folder, OptimizerFileName)))
+        {
+            var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var entry in file.Entries) tensors[entry.Name] = file.Read(entry.Name);
+                optimizer.LoadStateDict(tensors, state.OptimizerStepCount);
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+            }
+        }
+
+        using (var file = SafetensorsFile.Open(Path.Combine(folder, RngFileName)))
+        {
+            if (!file.Contains(CpuRngKey))
+                throw new CheckpointException($"'{Path.Combine(folder, RngFileName)}' has no '{CpuRngKey}' generator state.");
+            using var rng = file.Read(CpuRngKey);
+            set_rng_state(rng);
+        }
+        return state;
+    }
+
+    /// <summary>Reads only <c>trainer_state.json</c> of a checkpoint folder.</summary>
+    /// <exception cref="CheckpointException">The folder or file is missing or malformed.</exception>
+    public static TrainingState ReadState(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        if (!Directory.Exists(folder)) throw new CheckpointException($"Training checkpoint folder '{folder}' does not exist.");
+        string path = Path.Combine(folder, TrainingState.FileName);
+        if (!File.Exists(path)) throw new CheckpointException($"'{folder}' is not a training checkpoint: it has no {TrainingState.FileName}.");
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (IOException e) { throw new CheckpointException($"Cannot read '{path}': {e.Message}", e); }
+        return TrainingState.Parse(text, path);
+    }
+
+    /// <summary>
+    /// The <c>checkpoint-&lt;step&gt;</c> folder with the highest step under <paramref name="outputFolder"/> that holds a
+    /// <c>trainer_state.json</c>, or <c>null</c> when there is none.
+    /// </summary>
+    public static string? Latest(string outputFolder)
+    {
+        if (!Directory.Exists(outputFolder)) return null;
+        return Directory.GetDirectories(outputFolder, FolderPrefix + "*")
+            .Select(d => (Path: d, Step: long.TryParse(Path.GetFileName(d)[FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
+            .Where(c => c.Step >= 0 && File.Exists(Path.Combine(c.Path, TrainingState.FileName)))
+            .OrderByDescending(c => c.Step)
+            .Select(c => c.Path)
+            .FirstOrDefault();
+    }
+
+    /// <summary>The folder name a run gives the checkpoint of <paramref name="step"/>.</summary>
+    public static string FolderName(long step) => FolderPrefix + step.ToString(CultureInfo.InvariantCulture);
+
+    // Moves the finished temporary folder to its final name. An existing folder is first moved aside, so the final
+    // name holds either the old complete checkpoint, nothing (for a moment), or the new complete one.
+    private static void Replace(string temp, string full)
+    {
+        if (!Directory.Exists(full))
+        {
+            Directory.Move(temp, full);
+            return;
+        }
+        string aside = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.old-{Guid.NewGuid():N}");
+        Directory.Move(full, aside);
+        try
+        {
+            Directory.Move(temp, full);
+        }
+        catch
+        {
+            Directory.Move(aside, full);
+            throw;
+        }
+        TryDeleteFolder(aside);
+    }
+
+    private static string Describe(IReadOnlyList<string> keys) =>
+        keys.Count == 0 ? "none" : string.Join(", ", keys.Take(8)) + (keys.Count > 8 ? $" … ({keys.Count} in all)" : "");
+
+    private static void TryDeleteFolder(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the original error matters more than a leftover hidden folder.
+        }
+    }
+}
