@@ -37,7 +37,7 @@ public class PipelineCommandTests
         Assert.Equal("Broken.", lines[1].GetProperty("text").GetString());
         var scores = lines[1].GetProperty("scores").EnumerateArray().ToArray();
         Assert.Equal(expected.Select(s => s.Label), scores.Select(s => s.GetProperty("label").GetString()));
-        Assert.Equal(expected[0].Score, scores[0].GetProperty("score").GetSingle(), 6);
+        Assert.Equal(expected[0].Score, scores[0].GetProperty("score").GetSingle(), 5);   // batched with padding vs. alone
     }
 
     [Fact]

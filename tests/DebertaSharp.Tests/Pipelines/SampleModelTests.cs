@@ -49,9 +49,9 @@ public class SampleModelTests
     {
         var (_, seed, build) = Samples.Single(s => s.Name == name);
         Directory.CreateDirectory(folder);
-        manual_seed(seed);
         using (var model = build(TaskModels.Config()))
         {
+            TaskModels.Randomize(model, seed);
             model.SavePretrained(folder);
         }
 

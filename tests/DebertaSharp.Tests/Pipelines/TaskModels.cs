@@ -98,9 +98,27 @@ internal static class TaskModels
 
     private static void Save(string folder, int seed, Func<DebertaConfig, DebertaPreTrainedModel> build)
     {
-        manual_seed(seed);
         using var model = build(Config());
+        Randomize(model, seed);
         model.SavePretrained(folder);
+    }
+
+    /// <summary>
+    /// Redraws every matrix of <paramref name="model"/> from N(0, initializer_range) with a generator of its own, so the
+    /// weights depend on <paramref name="seed"/> alone, not on what tests running in parallel take from the global one.
+    /// Vectors keep HF's initial values (biases 0, LayerNorm 1/0).
+    /// </summary>
+    public static void Randomize(DebertaPreTrainedModel model, int seed)
+    {
+        using var generator = new Generator((ulong)seed);
+        using var noGrad = no_grad();
+        foreach (var (_, parameter) in model.named_parameters())
+        {
+            if (parameter.dim() >= 2)
+            {
+                parameter.normal_(0, model.Config.InitializerRange, generator);
+            }
+        }
     }
 
     private static string Get(string name, Action<string> write)
