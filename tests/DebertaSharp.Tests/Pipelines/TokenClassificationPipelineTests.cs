@@ -130,11 +130,13 @@ public class TokenClassificationPipelineTests
             groups.Select(g => (g.Entity, g.Word, MathF.Round(g.Score, 5))));
     }
 
-    [Fact]
-    public void WordsJoinPiecesWithoutWhitespaceBetween()
+    [Theory]
+    [InlineData("tokenizer-v3")]
+    [InlineData("tokenizer-v1")]
+    public void WordsJoinPiecesWithoutWhitespaceBetween(string fixture)
     {
         const string text = "Hello, world! Don't  (panic) [MASK] x";
-        var tokenizer = AutoTokenizer.FromPretrained(TaskModels.Tokenizer);
+        var tokenizer = AutoTokenizer.FromPretrained(DebertaSharp.Tests.Tokenization.GoldenData.Folder(fixture));
         var pieces = tokenizer.Encode(text, new EncodeOptions { AddSpecialTokens = false });
         var words = TextWords.Of(tokenizer, text, pieces);
         var spans = Enumerable.Range(0, pieces.Length).Where(t => words.WordIds[t] >= 0)
