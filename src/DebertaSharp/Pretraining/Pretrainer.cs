@@ -23,6 +23,7 @@ namespace DebertaSharp.Pretraining;
 /// Resuming restores weights, optimizer moments, torch's RNG state and the position in the data (batches are a pure
 /// function of seed, epoch and index), so an interrupted run continued from a checkpoint reaches the same weights as
 /// an uninterrupted one. Cancellation is honoured between steps: the run writes a checkpoint of the steps done and returns.
+/// (Only the log differs: the first averaged entry after a resume covers the steps since the resume.)
 /// </para>
 /// </summary>
 public sealed class Pretrainer
