@@ -102,6 +102,12 @@ public sealed class Pretrainer
             long startStep = state.GlobalStep, tokens = 0;
             string? lastCheckpoint = null;
             long savedStep = -1;
+            if (resumeFrom is not null && string.Equals(Path.GetFullPath(resumeFrom).TrimEnd(Path.DirectorySeparatorChar),
+                    Path.Combine(_output, TrainingCheckpoint.FolderName(state.GlobalStep)), StringComparison.Ordinal))
+            {
+                savedStep = state.GlobalStep;          // that checkpoint is already in this output folder
+                lastCheckpoint = Path.GetFullPath(resumeFrom);
+            }
             var window = new LogWindow();
             _model.Train();
             while (state.GlobalStep < _options.MaxSteps)
