@@ -130,6 +130,20 @@ public class TrainerTests
     }
 
     [Fact]
+    public void TrainingAndEvaluationLeaveNoLiveTensors()
+    {
+        using var dir = new TempDir();
+        var (model, train, eval) = Setup(dir);
+        using var _ = model;
+        var trainer = new Trainer(model, train, eval, Options(Path.Combine(dir.Path, "warm-up"), maxSteps: 2));
+        trainer.Train();                                         // first use: lazily made native state
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        new Trainer(model, train, eval, Options(Path.Combine(dir.Path, "out"), maxSteps: 8)).Train();
+        trainer.Evaluate(eval);
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void ResumingWithOtherSettingsIsRefused()
     {
         using var dir = new TempDir();
