@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using DebertaSharp.Checkpoints;
 using DebertaSharp.Configuration;
 using DebertaSharp.Modeling;
 using DebertaSharp.Tokenization;

@@ -75,7 +75,8 @@ public sealed class Trainer
 
     /// <summary>
     /// Trains, from scratch or from the checkpoint <paramref name="resumeFrom"/> (a <c>checkpoint-&lt;step&gt;</c> folder,
-    /// or an output folder whose newest checkpoint is taken).
+    /// or an output folder whose newest checkpoint is taken). Afterwards the model holds the best checkpoint's weights
+    /// (or the last ones) and is in evaluation mode; it has been saved to the output folder.
     /// </summary>
     /// <exception cref="TrainingCanceledException">Cancelled: training stopped at a step boundary after writing a checkpoint.</exception>
     /// <exception cref="TrainingException">A non-finite loss, or a checkpoint made with other settings.</exception>
@@ -318,7 +319,24 @@ public sealed class Trainer
         }
         _model.SavePretrained(output);
         foreach (var file in Options.TokenizerFiles)
-            File.Copy(file, Path.Combine(output, Path.GetFileName(file)), overwrite: true);
+        {
+            // Copy beside the target, then rename: a reader never sees half a tokenizer file.
+            string target = Path.Combine(output, Path.GetFileName(file));
+            string temp = Path.Combine(output, $".{Path.GetFileName(file)}.{Guid.NewGuid():N}.tmp");
+            try
+            {
+                File.Copy(file, temp);
+                File.Move(temp, target, overwrite: true);
+            }
+            catch (IOException e)
+            {
+                throw new CheckpointException($"Cannot write '{target}': {e.Message}", e);
+            }
+            finally
+            {
+                if (File.Exists(temp)) File.Delete(temp);
+            }
+        }
 
         double lossSum = state.Extra.TryGetValue("loss_sum", out var ls) && ls is not null ? ls.GetValue<double>() : double.NaN;
         var result = new TrainingResult

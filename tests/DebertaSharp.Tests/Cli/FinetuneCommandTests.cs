@@ -84,6 +84,28 @@ public class FinetuneCommandTests
     }
 
     [Fact]
+    public void CtrlCStopsWithACheckpointAndResumeFinishes()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 16);
+        var args = Args(dir, "text-classification", train) with { MaxSteps = 4, Json = false };
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();                                   // as the first Ctrl+C does: stop at the next step boundary
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        Assert.Equal(FinetuneCommand.Cancelled, FinetuneCommand.Run(args, stdout, stderr, cancelled.Token));
+        Assert.Contains("stopped after step 1", stderr.ToString());
+        Assert.Contains("--resume", stderr.ToString());
+        Assert.Equal(["checkpoint-1"], Directory.GetFileSystemEntries(args.Output).Select(Path.GetFileName));
+
+        var (code, output, err) = Run(args with { Resume = true });
+        Assert.True(code == 0, err);
+        Assert.Contains("train loss", output);                // the Spectre summary
+        Assert.Contains("step", output);
+        Assert.True(File.Exists(Path.Combine(args.Output, "training_curve.png")));
+    }
+
+    [Fact]
     public void OtherTasksTrainEndToEnd()
     {
         using var dir = new TempDir();
