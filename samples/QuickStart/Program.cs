@@ -71,7 +71,8 @@ var trainer = new Trainer(model, train, heldOut, new TrainerOptions
 var result = trainer.Train(progress: new ConsoleProgress());
 
 // 4. Held-out metrics against always answering the most frequent training label.
-string majority = data.Labels[(int)data.ClassIndices.GroupBy(c => c).MaxBy(g => g.Count())!.Key];
+var trainClasses = train is FineTuningSubset part ? part.Items.Select(i => data.ClassIndices[i]) : data.ClassIndices;
+string majority = data.Labels[(int)trainClasses.GroupBy(c => c).MaxBy(g => g.Count())!.Key];
 double baseline = heldOutClasses.Average(c => data.Labels[(int)c] == majority ? 1.0 : 0.0);
 var m = result.EvalMetrics!;
 Console.WriteLine($"held-out accuracy {m["eval_accuracy"]:P1} (majority baseline '{majority}' {baseline:P1}), " +
