@@ -69,6 +69,47 @@ public class FinetuneCommandTests
     }
 
     [Fact]
+    public void FinetuneThenClassifyThroughTheCli()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 16);
+        var (code, stdout, stderr) = Run(Args(dir, "text-classification", train) with { MaxSteps = 6 });
+        Assert.True(code == 0, stderr);
+        string output = JsonNode.Parse(stdout)!["output"]!.GetValue<string>();
+
+        // `deberta classify` on the folder `deberta finetune` wrote: label names from its config, scores equal to a
+        // direct forward of the reloaded model.
+        string[] texts = ["permission is hereby granted", "without warranty of any kind"];
+        var root = new System.CommandLine.RootCommand("test") { ClassifyCommand.Create() };
+        var classifyOut = new StringWriter();
+        var classifyErr = new StringWriter();
+        int classifyCode = root.Parse(["classify", "--model", output, "--top-k", "all", "--json", .. texts])
+            .Invoke(new System.CommandLine.InvocationConfiguration { Output = classifyOut, Error = classifyErr });
+        Assert.True(classifyCode == 0, classifyErr.ToString());
+        var lines = classifyOut.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.Equal(texts.Length, lines.Length);
+
+        using var model = (DebertaForSequenceClassification)AutoModel.FromPretrained(output);
+        var tokenizer = AutoTokenizer.FromPretrained(output);
+        using var _ = no_grad();
+        model.eval();
+        for (int i = 0; i < texts.Length; i++)
+        {
+            using var result = model.Forward(tokenizer.EncodeBatch([texts[i]], new EncodeOptions()).ToInputs(model.Device));
+            float[] probs = result.Logits!.softmax(-1).data<float>().ToArray();
+            var scores = lines[i]["scores"]!.AsArray();
+            Assert.Equal(2, scores.Count);
+            foreach (var entry in scores)
+            {
+                string label = entry!["label"]!.GetValue<string>();
+                int id = model.Config.Label2Id[label];
+                Assert.Equal(probs[id], entry["score"]!.GetValue<float>(), 5);
+            }
+            Assert.Contains(scores[0]!["label"]!.GetValue<string>(), new[] { "granted", "disclaimed" });
+        }
+    }
+
+    [Fact]
     public void ResumeContinuesFromTheNewestCheckpoint()
     {
         using var dir = new TempDir();
