@@ -7,7 +7,10 @@ internal static class CliErrors
 {
     public const int UserError = 2;
 
-    public static int Run(Func<int> body)
+    public static int Run(Func<int> body) => Run(body, Console.Error);
+
+    /// <summary>As <see cref="Run(Func{int})"/>, writing the message to <paramref name="error"/>.</summary>
+    public static int Run(Func<int> body, TextWriter error)
     {
         try
         {
@@ -15,12 +18,12 @@ internal static class CliErrors
         }
         catch (DebertaSharpException ex)
         {
-            Console.Error.WriteLine($"error: {ex.Message}");
+            error.WriteLine($"error: {ex.Message}");
             return UserError;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
         {
-            Console.Error.WriteLine($"error: {ex.Message}");
+            error.WriteLine($"error: {ex.Message}");
             return UserError;
         }
     }

@@ -21,6 +21,9 @@ public enum HeadKind
     QuestionAnswering,
     /// <summary>Multiple choice (<c>…ForMultipleChoice</c>).</summary>
     MultipleChoice,
+    /// <summary>Replaced-token detection, the DeBERTa-v3 pre-training discriminator (<c>mask_predictions.*</c>;
+    /// <c>…ForReplacedTokenDetection</c>, a name HF does not define: HF loads such a folder as <c>DebertaV2Model</c>).</summary>
+    ReplacedTokenDetection,
 }
 
 /// <summary>
@@ -222,6 +225,7 @@ public static class Architectures
             HeadKind.TokenClassification => prefix + "ForTokenClassification",
             HeadKind.QuestionAnswering => prefix + "ForQuestionAnswering",
             HeadKind.MultipleChoice => prefix + "ForMultipleChoice",
+            HeadKind.ReplacedTokenDetection => prefix + "ForReplacedTokenDetection",
             _ => throw new ArgumentOutOfRangeException(nameof(head)),
         };
     }

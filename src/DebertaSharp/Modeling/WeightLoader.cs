@@ -131,8 +131,10 @@ internal static class WeightLoader
             return model.Head == HeadKind.MaskedLM ? "second MLM head layout beside cls.predictions.*" : "pre-training MLM head";
         if (key.StartsWith("cls.predictions.", StringComparison.Ordinal) && model.Head != HeadKind.MaskedLM)
             return "pre-training MLM head";
-        if (key.StartsWith("mask_predictions.", StringComparison.Ordinal))
+        if (key.StartsWith("mask_predictions.", StringComparison.Ordinal) && model.Head != HeadKind.ReplacedTokenDetection)
             return "replaced-token-detection head of pre-training";
+        if (bare is "embeddings.word_embeddings._weight" or "embeddings.position_embeddings._weight")
+            return "GDES delta of RTD pre-training, already added into the table's weight";
         return null;
     }
 }

@@ -13,6 +13,10 @@ namespace DebertaSharp.Training;
 /// The folder is written whole or not at all: everything goes to a hidden sibling folder that is then renamed
 /// into place, so a crash never leaves a half-written checkpoint under the final name.
 /// </summary>
+/// <remarks>
+/// Only the CPU generator's state is saved: TorchSharp 0.107 does not expose the CUDA generators' state, so a run on a
+/// GPU resumes with the right weights, optimizer state and data order but other dropout masks than an uninterrupted run.
+/// </remarks>
 public static class TrainingCheckpoint
 {
     /// <summary>Optimizer state file name.</summary>
@@ -32,6 +36,7 @@ public static class TrainingCheckpoint
     /// </summary>
     /// <exception cref="CheckpointException">A file cannot be written; nothing is left under <paramref name="folder"/>
     /// except the previous checkpoint, if any.</exception>
+    /// <remarks>Sets <see cref="TrainingState.OptimizerStepCount"/> of <paramref name="state"/> to the optimizer's step count.</remarks>
     public static void Save(string folder, DebertaPreTrainedModel model, AdamW optimizer, TrainingState state,
         IEnumerable<string>? extraFiles = null)
     {

@@ -140,6 +140,11 @@ public class AdamWTests
         Assert.Throws<TrainingException>(() => { using var _ = new AdamW([], new AdamWOptions()); });
         Assert.Contains("given twice", Assert.Throws<TrainingException>(() => { using var _ = new AdamW([("w", p), ("w", new Parameter(ones(2)))], new AdamWOptions()); }).Message);
         Assert.Contains("same parameter", Assert.Throws<TrainingException>(() => { using var _ = new AdamW([("a", p), ("b", p)], new AdamWOptions()); }).Message);
+        // named_parameters() hands out a new wrapper (another Handle) for the same storage on every call.
+        using var linear = TorchSharp.torch.nn.Linear(2, 2);
+        var first = linear.named_parameters().First().parameter;
+        var again = linear.named_parameters().First().parameter;
+        Assert.Contains("same parameter", Assert.Throws<TrainingException>(() => { using var _ = new AdamW([("a", first), ("b", again)], new AdamWOptions()); }).Message);
         Assert.Throws<TrainingException>(() => { using var _ = new AdamW([("w", p)], new AdamWOptions { Beta2 = 1 }); });
     }
 

@@ -1,0 +1,439 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DebertaSharp.Checkpoints;
+using DebertaSharp.Modeling;
+using DebertaSharp.Training.Data;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Training;
+
+/// <summary>
+/// Fine-tunes any DebertaSharp head on a <see cref="FineTuningDataset"/>: AdamW with decoupled weight decay,
+/// warm-up then linear/cosine decay, gradient clipping and accumulation, evaluation with task metrics every N steps or
+/// epoch, best-checkpoint selection, early stopping, deterministic seeding and exact resume.
+/// </summary>
+/// <remarks>
+/// <para>Checkpoints (<c>checkpoint-&lt;step&gt;</c> in <see cref="TrainerOptions.OutputDirectory"/>) hold model, optimizer,
+/// schedule position, step and RNG state (<see cref="TrainingCheckpoint"/>); one is written at every evaluation point
+/// and when cancelled. Resuming from one continues exactly: the same batches (data order is a function of seed and
+/// epoch), the same dropout masks, the same weights as an uninterrupted run.</para>
+/// <para>At the end the final (or best) model is saved to the output folder in HF layout with the tokenizer files, and
+/// <c>metrics.json</c> beside it. Progress goes to an <see cref="IProgress{T}"/>; the library writes nothing to the console.</para>
+/// </remarks>
+public sealed class Trainer
+{
+    /// <summary>The metrics file written beside the final model.</summary>
+    public const string MetricsFileName = "metrics.json";
+
+    private readonly DebertaPreTrainedModel _model;
+    private readonly FineTuningDataset _train;
+    private readonly FineTuningDataset? _eval;
+
+    /// <summary>Creates a trainer; nothing runs until <see cref="Train"/>.</summary>
+    /// <exception cref="TrainingException">Bad options, or a dataset that does not fit the model's head or labels.</exception>
+    public Trainer(DebertaPreTrainedModel model, FineTuningDataset train, FineTuningDataset? eval, TrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        train.CheckModel(model);
+        eval?.CheckModel(model);
+        _model = model;
+        _train = train;
+        _eval = eval;
+        Options = options;
+        MetricForBest = NormaliseMetric(options.MetricForBestModel ?? (eval is null ? "loss" : train.DefaultMetric));
+        GreaterIsBetter = options.GreaterIsBetter ?? !(MetricForBest.EndsWith("loss", StringComparison.Ordinal) || MetricForBest.EndsWith("mse", StringComparison.Ordinal));
+        int batches = BatchPlan.BatchesPerEpoch(train.Count, options.BatchSize);
+        StepsPerEpoch = (batches + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
+        TotalSteps = options.MaxSteps ?? (long)StepsPerEpoch * options.Epochs;
+        long warmup = options.WarmupSteps ?? LearningRateSchedule.WarmupFromRatio(options.WarmupRatio, TotalSteps);
+        Schedule = new LearningRateSchedule(options.Schedule, warmup, TotalSteps);
+        Schedule.Validate();
+    }
+
+    /// <summary>The options.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>Optimizer steps per epoch (the last step of an epoch may accumulate fewer micro-batches).</summary>
+    public int StepsPerEpoch { get; }
+
+    /// <summary>Optimizer steps of the run.</summary>
+    public long TotalSteps { get; }
+
+    /// <summary>The learning-rate schedule.</summary>
+    public LearningRateSchedule Schedule { get; }
+
+    /// <summary>The metric that selects the best checkpoint, with its <c>eval_</c> prefix.</summary>
+    public string MetricForBest { get; }
+
+    /// <summary>Whether a larger <see cref="MetricForBest"/> is better.</summary>
+    public bool GreaterIsBetter { get; }
+
+    /// <summary>
+    /// Trains, from scratch or from the checkpoint <paramref name="resumeFrom"/> (a <c>checkpoint-&lt;step&gt;</c> folder,
+    /// or an output folder whose newest checkpoint is taken). Afterwards the model holds the best checkpoint's weights
+    /// (or the last ones) and is in evaluation mode; it has been saved to the output folder.
+    /// </summary>
+    /// <exception cref="TrainingCanceledException">Cancelled: training stopped at a step boundary after writing a checkpoint.</exception>
+    /// <exception cref="TrainingException">A non-finite loss, or a checkpoint made with other settings.</exception>
+    /// <exception cref="CheckpointException">A checkpoint cannot be read or written.</exception>
+    public TrainingResult Train(string? resumeFrom = null, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var device = _model.Device;
+        string output = Path.GetFullPath(Options.OutputDirectory);
+        Directory.CreateDirectory(output);
+        var trainable = _model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        using var optimizer = new AdamW(trainable, Options.Optimizer);
+
+        TrainingState state;
+        if (resumeFrom is not null)
+        {
+            string folder = File.Exists(Path.Combine(resumeFrom, TrainingState.FileName)) ? resumeFrom
+                : TrainingCheckpoint.Latest(resumeFrom) ?? throw new CheckpointException($"No checkpoint-<step> folder with {TrainingState.FileName} under '{resumeFrom}' to resume from.");
+            state = TrainingCheckpoint.Load(folder, _model, optimizer);
+            CheckResumable(state, folder);
+        }
+        else
+        {
+            ClearEarlierRun(output);
+            TrainingSeed.Set(Options.Seed);
+            state = new TrainingState
+            {
+                Seed = Options.Seed,
+                LearningRate = Options.Optimizer.LearningRate,
+                Schedule = Schedule,
+                MetricForBest = _eval is null ? null : MetricForBest,
+                GreaterIsBetter = GreaterIsBetter,
+            };
+            Record(state);
+        }
+
+        void Report(TrainingEvent e, double? loss = null, double? lr = null, IReadOnlyDictionary<string, double>? metrics = null, string? checkpoint = null) =>
+            progress?.Report(new TrainingProgress(e, state.GlobalStep, TotalSteps, FractionalEpoch(state), loss, lr, metrics, checkpoint, clock.Elapsed));
+
+        Report(TrainingEvent.Started);
+        bool earlyStopped = state.Extra.TryGetValue("early_stopped", out var es) && es?.GetValue<bool>() == true;
+        long lastSaved = -1;
+        var parameters = trainable.Select(p => p.parameter).ToList();
+        _model.train();
+
+        while (state.GlobalStep < TotalSteps && !earlyStopped)
+        {
+            int epoch = state.Epoch;
+            var batches = BatchPlan.ForEpoch(_train, Options.BatchSize, Options.Seed, epoch, Options.GroupByLength);
+            var groups = batches.Chunk(Options.GradientAccumulationSteps).ToList();
+            for (long g = state.StepInEpoch; g < groups.Count && state.GlobalStep < TotalSteps; g++)
+            {
+                var (loss, gradNorm, lr) = TrainStep(groups[(int)g], optimizer, parameters, state, device);
+                state.GlobalStep++;
+                state.StepInEpoch = g + 1;
+                if (g + 1 == groups.Count)
+                {
+                    state.Epoch = epoch + 1;     // the next step starts the next epoch
+                    state.StepInEpoch = 0;
+                }
+                AddLoss(state, loss, gradNorm, lr);
+                Report(TrainingEvent.Step, loss, lr);
+
+                bool atEvalPoint = Options.EvalSteps is { } every ? state.GlobalStep % every == 0 : g + 1 == groups.Count;
+                if (atEvalPoint || state.GlobalStep == TotalSteps)
+                {
+                    var metrics = EvaluateAndRecord(state, Report);
+                    earlyStopped = metrics is not null && ShouldStopEarly(state);
+                    if (earlyStopped) state.Extra["early_stopped"] = true;
+                    string checkpoint = Save(output, optimizer, state);
+                    lastSaved = state.GlobalStep;
+                    Report(TrainingEvent.CheckpointSaved, checkpoint: checkpoint);
+                    if (earlyStopped)
+                    {
+                        Report(TrainingEvent.EarlyStopped, metrics: metrics);
+                        break;
+                    }
+                }
+                if (cancellationToken.IsCancellationRequested && state.GlobalStep < TotalSteps)
+                {
+                    string checkpoint = lastSaved == state.GlobalStep ? Path.Combine(output, TrainingCheckpoint.FolderName(state.GlobalStep)) : Save(output, optimizer, state);
+                    Report(TrainingEvent.CheckpointSaved, checkpoint: checkpoint);
+                    throw new TrainingCanceledException(checkpoint, state.GlobalStep, cancellationToken);
+                }
+            }
+        }
+        return Finish(output, state, earlyStopped, clock, Report);
+    }
+
+    /// <summary>Evaluates the model on <paramref name="data"/>: <c>eval_loss</c> and the task's metrics with an <c>eval_</c> prefix.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(FineTuningDataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        data.CheckModel(_model);
+        bool wasTraining = _model.training;
+        _model.eval();
+        try
+        {
+            var evaluator = data.CreateEvaluator();
+            double lossSum = 0;
+            long items = 0;
+            using (no_grad())
+            {
+                foreach (var batch in BatchPlan.ForEvaluation(data, Options.EvalBatchSize, Options.GroupByLength))
+                {
+                    using var scope = NewDisposeScope();
+                    using var output = _model.Forward(data.Collate(batch, _model.Device));
+                    if (output.Loss is { } loss)
+                    {
+                        lossSum += loss.to(ScalarType.Float64).item<double>() * batch.Length;
+                        items += batch.Length;
+                    }
+                    evaluator.Add(batch, output);
+                }
+            }
+            var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+            if (items > 0) metrics["eval_loss"] = lossSum / items;
+            foreach (var (k, v) in evaluator.Compute()) metrics["eval_" + k] = v;
+            return metrics;
+        }
+        finally
+        {
+            if (wasTraining) _model.train();
+        }
+    }
+
+    // One optimizer step over a group of micro-batches; returns the mean loss, the gradient norm and the learning rate used.
+    private (double Loss, double? GradNorm, double LearningRate) TrainStep(int[][] group, AdamW optimizer, List<TorchSharp.Modules.Parameter> parameters, TrainingState state, Device device)
+    {
+        double lossSum = 0;
+        foreach (var batch in group)
+        {
+            using var scope = NewDisposeScope();
+            using var output = _model.Forward(_train.Collate(batch, device));
+            var loss = output.Loss ?? throw new TrainingException($"The {_model.ArchitectureName} returned no loss: the batch has no labels.");
+            double value = loss.to(ScalarType.Float64).item<double>();
+            if (!double.IsFinite(value))
+                throw new TrainingException($"The training loss became {value} at step {state.GlobalStep + 1} (epoch {state.Epoch + 1}); lower the learning rate or check the data.");
+            lossSum += value;
+            (loss / group.Length).backward();               // the mean over the group's micro-batches
+        }
+        double? norm = Options.MaxGradNorm > 0 ? GradientClipping.ClipGradNorm(parameters, Options.MaxGradNorm) : null;
+        double lr = Options.Optimizer.LearningRate * Schedule.Factor(state.GlobalStep);
+        optimizer.LearningRate = lr;
+        optimizer.Step();
+        optimizer.ZeroGrad();
+        return (lossSum / group.Length, norm, lr);
+    }
+
+    // Running sums kept in the state, so a resumed run logs and reports exactly what an uninterrupted one would.
+    private void AddLoss(TrainingState state, double loss, double? gradNorm, double lr)
+    {
+        double Get(string key) => state.Extra.TryGetValue(key, out var n) && n is not null ? n.GetValue<double>() : 0;
+        state.Extra["loss_sum"] = Get("loss_sum") + loss;
+        double sinceLog = Get("loss_since_log") + loss;
+        double stepsSinceLog = Get("steps_since_log") + 1;
+        if (state.GlobalStep % Options.LoggingSteps == 0 || state.GlobalStep == TotalSteps)
+        {
+            var values = new Dictionary<string, double> { ["loss"] = sinceLog / stepsSinceLog, ["learning_rate"] = lr };
+            if (gradNorm is { } g) values["grad_norm"] = g;
+            state.LogHistory.Add(new LogEntry(state.GlobalStep, FractionalEpoch(state), values));
+            sinceLog = 0;
+            stepsSinceLog = 0;
+        }
+        state.Extra["loss_since_log"] = sinceLog;
+        state.Extra["steps_since_log"] = stepsSinceLog;
+    }
+
+    private IReadOnlyDictionary<string, double>? EvaluateAndRecord(TrainingState state, Action<TrainingEvent, double?, double?, IReadOnlyDictionary<string, double>?, string?> report)
+    {
+        if (_eval is null) return null;
+        report(TrainingEvent.EvaluationStarted, null, null, null, null);
+        var metrics = Evaluate(_eval);
+        state.LogHistory.Add(new LogEntry(state.GlobalStep, FractionalEpoch(state), metrics));
+        if (!metrics.TryGetValue(MetricForBest, out double value))
+            throw new TrainingException($"The metric for the best model '{MetricForBest}' is not among the evaluation metrics ({string.Join(", ", metrics.Keys)}).");
+        bool improved = !double.IsNaN(value) && (state.BestMetric is not { } best ||
+            (GreaterIsBetter ? value > best + Options.EarlyStoppingThreshold : value < best - Options.EarlyStoppingThreshold));
+        bool better = !double.IsNaN(value) && (state.BestMetric is not { } b || (GreaterIsBetter ? value > b : value < b));
+        if (better)
+        {
+            state.BestMetric = value;
+            state.BestCheckpoint = Path.Combine(Path.GetFullPath(Options.OutputDirectory), TrainingCheckpoint.FolderName(state.GlobalStep));
+        }
+        state.EvaluationsWithoutImprovement = improved ? 0 : state.EvaluationsWithoutImprovement + 1;
+        report(TrainingEvent.Evaluated, null, null, metrics, null);
+        return metrics;
+    }
+
+    private bool ShouldStopEarly(TrainingState state) =>
+        Options.EarlyStoppingPatience is { } patience && state.EvaluationsWithoutImprovement >= patience;
+
+    private string Save(string output, AdamW optimizer, TrainingState state)
+    {
+        string folder = Path.Combine(output, TrainingCheckpoint.FolderName(state.GlobalStep));
+        TrainingCheckpoint.Save(folder, _model, optimizer, state, Options.TokenizerFiles);
+        // Keep the newest SaveTotalLimit checkpoints and the best one.
+        var all = Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*")
+            .Select(d => (Path: d, Step: long.TryParse(Path.GetFileName(d)[TrainingCheckpoint.FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
+            .Where(c => c.Step >= 0)
+            .OrderByDescending(c => c.Step)
+            .ToList();
+        foreach (var (path, _) in all.Skip(Options.SaveTotalLimit))
+        {
+            if (state.BestCheckpoint is { } best && Path.GetFullPath(best) == Path.GetFullPath(path)) continue;
+            try { Directory.Delete(path, recursive: true); }
+            catch (IOException e) { throw new CheckpointException($"Cannot remove old checkpoint '{path}': {e.Message}", e); }
+        }
+        return folder;
+    }
+
+    private void ClearEarlierRun(string output)
+    {
+        var earlier = Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*");
+        if (earlier.Length == 0) return;
+        if (!Options.OverwriteOutputDirectory)
+            throw new TrainingException(
+                $"'{output}' already holds checkpoints of an earlier run ({string.Join(", ", earlier.Select(Path.GetFileName).Order())}): resume it, choose another output folder, or overwrite it.");
+        foreach (var folder in earlier)
+        {
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException e) { throw new CheckpointException($"Cannot remove '{folder}' of an earlier run: {e.Message}", e); }
+        }
+    }
+
+    private TrainingResult Finish(string output, TrainingState state, bool earlyStopped, Stopwatch clock,
+        Action<TrainingEvent, double?, double?, IReadOnlyDictionary<string, double>?, string?> report)
+    {
+        _model.eval();
+        IReadOnlyDictionary<string, double>? evalMetrics = null;
+        if (_eval is not null)
+        {
+            long step = state.GlobalStep;
+            if (Options.LoadBestModelAtEnd && state.BestCheckpoint is { } best && Directory.Exists(best))
+            {
+                using (var weights = CheckpointReader.Open(best)) _model.LoadWeights(weights);
+                step = TrainingCheckpoint.ReadState(best).GlobalStep;
+            }
+            evalMetrics = state.LogHistory.LastOrDefault(e => e.Step == step && e.Values.ContainsKey(MetricForBest))?.Values;
+        }
+        _model.SavePretrained(output);
+        foreach (var file in Options.TokenizerFiles)
+        {
+            // Copy beside the target, then rename: a reader never sees half a tokenizer file.
+            string target = Path.Combine(output, Path.GetFileName(file));
+            string temp = Path.Combine(output, $".{Path.GetFileName(file)}.{Guid.NewGuid():N}.tmp");
+            try
+            {
+                File.Copy(file, temp);
+                File.Move(temp, target, overwrite: true);
+            }
+            catch (IOException e)
+            {
+                throw new CheckpointException($"Cannot write '{target}': {e.Message}", e);
+            }
+            finally
+            {
+                if (File.Exists(temp)) File.Delete(temp);
+            }
+        }
+
+        double lossSum = state.Extra.TryGetValue("loss_sum", out var ls) && ls is not null ? ls.GetValue<double>() : double.NaN;
+        var result = new TrainingResult
+        {
+            GlobalStep = state.GlobalStep,
+            Epoch = FractionalEpoch(state),
+            TrainLoss = state.GlobalStep == 0 ? double.NaN : lossSum / state.GlobalStep,
+            EvalMetrics = evalMetrics,
+            MetricForBestModel = _eval is null ? null : MetricForBest,
+            BestMetric = state.BestMetric,
+            BestCheckpoint = state.BestCheckpoint,
+            EarlyStopped = earlyStopped,
+            Runtime = clock.Elapsed,
+            LogHistory = state.LogHistory,
+            OutputDirectory = output,
+            MetricsFile = Path.Combine(output, MetricsFileName),
+        };
+        AtomicFile.WriteAllText(result.MetricsFile, MetricsJson(result));
+        report(TrainingEvent.Finished, null, null, evalMetrics, output);
+        return result;
+    }
+
+    /// <summary>The JSON text of <c>metrics.json</c> (HF's <c>all_results.json</c> keys plus the log).</summary>
+    private string MetricsJson(TrainingResult result)
+    {
+        static JsonNode? Number(double? v) => v is { } d ? (double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(CultureInfo.InvariantCulture))) : null;
+        var eval = new JsonObject();
+        foreach (var (k, v) in result.EvalMetrics ?? new Dictionary<string, double>()) eval[k] = Number(v);
+        var history = new JsonArray();
+        foreach (var entry in result.LogHistory)
+        {
+            var e = new JsonObject { ["step"] = entry.Step, ["epoch"] = entry.Epoch };
+            foreach (var (k, v) in entry.Values) e[k] = Number(v);
+            history.Add(e);
+        }
+        var root = new JsonObject
+        {
+            ["task"] = _train.Head.ToString(),
+            ["architecture"] = _model.ArchitectureName,
+            ["train_file"] = _train.Source,
+            ["eval_file"] = _eval?.Source,
+            ["train_items"] = _train.Count,
+            ["eval_examples"] = _eval?.ExampleCount,
+            ["global_step"] = result.GlobalStep,
+            ["epoch"] = result.Epoch,
+            ["train_loss"] = Number(result.TrainLoss),
+            ["train_runtime_seconds"] = Math.Round(result.Runtime.TotalSeconds, 3),
+            ["seed"] = Options.Seed,
+            ["metric_for_best_model"] = result.MetricForBestModel,
+            ["best_metric"] = Number(result.BestMetric),
+            ["best_model_checkpoint"] = result.BestCheckpoint,
+            ["early_stopped"] = result.EarlyStopped,
+            ["eval"] = eval,
+            ["log_history"] = history,
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    private double FractionalEpoch(TrainingState state) =>
+        state.Epoch + (StepsPerEpoch == 0 ? 0 : (double)state.StepInEpoch / StepsPerEpoch);
+
+    // The settings that fix the sequence of batches and learning rates; a resume must use the same ones.
+    private Dictionary<string, JsonNode?> RunSettings() => new(StringComparer.Ordinal)
+    {
+        ["task"] = _train.Head.ToString(),
+        ["train_items"] = _train.Count,
+        ["batch_size"] = Options.BatchSize,
+        ["gradient_accumulation_steps"] = Options.GradientAccumulationSteps,
+        ["total_steps"] = TotalSteps,
+        ["warmup_steps"] = Schedule.WarmupSteps,
+        ["schedule"] = Schedule.Kind.ToString(),
+        ["learning_rate"] = Options.Optimizer.LearningRate,
+        ["seed"] = Options.Seed,
+        ["group_by_length"] = Options.GroupByLength,
+    };
+
+    private void Record(TrainingState state)
+    {
+        var settings = new JsonObject();
+        foreach (var (k, v) in RunSettings()) settings[k] = v;
+        state.Extra["run"] = settings;
+    }
+
+    private void CheckResumable(TrainingState state, string folder)
+    {
+        if (state.Extra.GetValueOrDefault("run") is not JsonObject saved)
+            throw new CheckpointException($"'{folder}' was not written by the Trainer (its {TrainingState.FileName} has no run settings).");
+        var differences = new List<string>();
+        foreach (var (key, now) in RunSettings())
+        {
+            var then = saved[key];
+            if (!JsonNode.DeepEquals(then, now)) differences.Add($"{key} {then?.ToJsonString() ?? "missing"} then, {now?.ToJsonString()} now");
+        }
+        if (differences.Count > 0)
+            throw new TrainingException($"Cannot resume exactly from '{folder}': the run's settings differ ({string.Join("; ", differences)}). Use the same data and options, or start afresh.");
+    }
+
+    private static string NormaliseMetric(string name) =>
+        name.StartsWith("eval_", StringComparison.Ordinal) ? name : "eval_" + name;
+}

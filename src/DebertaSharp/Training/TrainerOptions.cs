@@ -1,0 +1,104 @@
+namespace DebertaSharp.Training;
+
+/// <summary>Settings of a <see cref="Trainer"/> run; the defaults follow HF's <c>TrainingArguments</c> where they apply.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Where checkpoints (<c>checkpoint-&lt;step&gt;</c>), the final model and <c>metrics.json</c> go.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>Passes over the training data (ignored when <see cref="MaxSteps"/> is set).</summary>
+    public int Epochs { get; init; } = 3;
+
+    /// <summary>Optimizer steps to take in all; overrides <see cref="Epochs"/> when set.</summary>
+    public long? MaxSteps { get; init; }
+
+    /// <summary>Items per training batch (per micro-batch when accumulating).</summary>
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Items per evaluation batch.</summary>
+    public int EvalBatchSize { get; init; } = 32;
+
+    /// <summary>Micro-batches whose gradients add up to one optimizer step.</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>The optimizer; its learning rate is the peak the schedule scales.</summary>
+    public AdamWOptions Optimizer { get; init; } = new() { LearningRate = 2e-5 };
+
+    /// <summary>The learning-rate shape after warm-up.</summary>
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Linear;
+
+    /// <summary>Warm-up as a share of all steps (used when <see cref="WarmupSteps"/> is not set).</summary>
+    public double WarmupRatio { get; init; }
+
+    /// <summary>Warm-up steps; overrides <see cref="WarmupRatio"/>.</summary>
+    public long? WarmupSteps { get; init; }
+
+    /// <summary>Gradient-norm clipping threshold; 0 or less turns clipping off.</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>Seeds dropout (torch) and the data order. Seed before building the model too (<see cref="TrainingSeed.Set"/>) for a reproducible initialisation.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Evaluate (and save a checkpoint) every this many steps; <c>null</c> at the end of each epoch.</summary>
+    public long? EvalSteps { get; init; }
+
+    /// <summary>Add a training-loss entry to the log every this many steps.</summary>
+    public int LoggingSteps { get; init; } = 10;
+
+    /// <summary>The metric that picks the best checkpoint (<c>accuracy</c>, <c>eval_f1</c>, <c>loss</c> …); <c>null</c> for the task's default.</summary>
+    public string? MetricForBestModel { get; init; }
+
+    /// <summary>Whether a larger metric is better; <c>null</c> to infer (smaller for names ending in <c>loss</c> or <c>mse</c>).</summary>
+    public bool? GreaterIsBetter { get; init; }
+
+    /// <summary>At the end, put the best checkpoint's weights back into the model (when there was an evaluation).</summary>
+    public bool LoadBestModelAtEnd { get; init; } = true;
+
+    /// <summary>Stop after this many evaluations without improvement; <c>null</c> never stops early.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+
+    /// <summary>How much the metric must improve to count as an improvement.</summary>
+    public double EarlyStoppingThreshold { get; init; }
+
+    /// <summary>Bucket training batches by length (less padding; see <see cref="Data.BatchPlan"/>).</summary>
+    public bool GroupByLength { get; init; }
+
+    /// <summary>How many of the newest checkpoints to keep (the best one is always kept).</summary>
+    public int SaveTotalLimit { get; init; } = 2;
+
+    /// <summary>
+    /// A fresh run (not a resume) into an output folder that already holds <c>checkpoint-&lt;step&gt;</c> folders deletes
+    /// them when true; when false it refuses to start, so an earlier run is not mixed up with this one.
+    /// </summary>
+    public bool OverwriteOutputDirectory { get; init; }
+
+    /// <summary>Files copied into every checkpoint and the final model (the tokenizer's), so each folder is self-contained.</summary>
+    public IReadOnlyList<string> TokenizerFiles { get; init; } = [];
+
+    /// <summary>The tokenizer files HF keeps in a checkpoint folder that exist in <paramref name="folder"/>.</summary>
+    public static IReadOnlyList<string> TokenizerFilesIn(string folder) =>
+        new[] { "spm.model", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json", "vocab.txt" }
+            .Select(f => Path.Combine(folder, f)).Where(File.Exists).ToList();
+
+    /// <summary>Checks the values; throws naming the first bad one.</summary>
+    /// <exception cref="TrainingException">A value out of range.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new TrainingException("An output directory is required.");
+        if (MaxSteps is null && Epochs < 1) throw new TrainingException($"Epochs must be at least 1, got {Epochs}.");
+        if (MaxSteps is < 1) throw new TrainingException($"Max steps must be at least 1, got {MaxSteps}.");
+        if (BatchSize < 1) throw new TrainingException($"Batch size must be at least 1, got {BatchSize}.");
+        if (EvalBatchSize < 1) throw new TrainingException($"Evaluation batch size must be at least 1, got {EvalBatchSize}.");
+        if (GradientAccumulationSteps < 1) throw new TrainingException($"Gradient accumulation steps must be at least 1, got {GradientAccumulationSteps}.");
+        if (!(WarmupRatio >= 0 && WarmupRatio <= 1)) throw new TrainingException($"Warm-up ratio must be in [0, 1], got {WarmupRatio}.");
+        if (WarmupSteps is < 0) throw new TrainingException($"Warm-up steps must be ≥ 0, got {WarmupSteps}.");
+        if (EvalSteps is < 1) throw new TrainingException($"Evaluation steps must be at least 1, got {EvalSteps}.");
+        if (LoggingSteps < 1) throw new TrainingException($"Logging steps must be at least 1, got {LoggingSteps}.");
+        if (EarlyStoppingPatience is < 1) throw new TrainingException($"Early-stopping patience must be at least 1, got {EarlyStoppingPatience}.");
+        if (SaveTotalLimit < 1) throw new TrainingException($"Save total limit must be at least 1, got {SaveTotalLimit}.");
+        if (double.IsNaN(MaxGradNorm)) throw new TrainingException("Max gradient norm is NaN.");
+        Optimizer.Validate();
+        foreach (var f in TokenizerFiles)
+            if (!File.Exists(f)) throw new TrainingException($"Tokenizer file '{f}' does not exist.");
+    }
+}
