@@ -127,19 +127,23 @@ internal static class BenchReportCommand
         Console.WriteLine();
 
         // 4. Training step with and without checkpointing, fresh processes; gradient equality in process.
-        Console.WriteLine("## Training step 8×128: forward + backward + DebertaSharp.Training.AdamW (float32, dropout on), fresh process each");
+        Console.WriteLine("## Training step: forward + backward + DebertaSharp.Training.AdamW (sequence classification, float32, dropout on), fresh process each");
         Console.WriteLine();
-        Console.WriteLine("| gradient checkpointing | step (ms) | activations kept by forward (MB) | peak resident, forward + backward (MB) |");
-        Console.WriteLine("| --- | ---: | ---: | ---: |");
-        foreach (bool on in new[] { false, true })
+        Console.WriteLine("| shape | gradient checkpointing | step (ms) | activations kept by forward (MB) | peak resident, forward + backward (MB) |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: |");
+        foreach (var trainShape in new[] { "8x128", "4x512" })
         {
-            var args = new List<string> { "bench", "train", "--shape", "8x128", "--steps", "3" };
-            args.AddRange(SubjectArgs(subject, "float32", "fast"));
-            if (on) args.Add("--checkpointing");
-            var (result, code, error) = ModelBenchCommands.RunChild([.. args]);
-            Console.WriteLine(result is null
-                ? $"| {(on ? "on" : "off")} | failed (exit {code}): {error.Split('\n').FirstOrDefault()} | | |"
-                : $"| {(on ? "on" : "off")} | {result["step_ms"]!.GetValue<double>():F0} | {result["forward_activations_mb"]!.GetValue<double>():F0} | {result["forward_backward_peak_rss_mb"]!.GetValue<double>():F0} |");
+            foreach (bool on in new[] { false, true })
+            {
+                var args = new List<string> { "bench", "train", "--shape", trainShape, "--steps", "3" };
+                args.AddRange(SubjectArgs(subject, "float32", "fast"));
+                if (on) args.Add("--checkpointing");
+                var (result, code, error) = ModelBenchCommands.RunChild([.. args]);
+                string shown = trainShape.Replace('x', '×');
+                Console.WriteLine(result is null
+                    ? $"| {shown} | {(on ? "on" : "off")} | failed (exit {code}): {error.Split('\n').FirstOrDefault()} | | |"
+                    : $"| {shown} | {(on ? "on" : "off")} | {result["step_ms"]!.GetValue<double>():F0} | {result["forward_activations_mb"]!.GetValue<double>():F0} | {result["forward_backward_peak_rss_mb"]!.GetValue<double>():F0} |");
+            }
         }
         var gradientCheck = CheckpointGradients(subject);
         Console.WriteLine();
