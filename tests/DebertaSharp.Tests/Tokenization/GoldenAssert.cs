@@ -52,6 +52,17 @@ internal static class GoldenAssert
         Assert.True(problems.Count == 0, c.Name + ":\n" + string.Join("\n", problems));
     }
 
+    /// <summary>Checks every case at once, so one run lists all failing cases rather than the first.</summary>
+    public static void AllMatch(DebertaTokenizerBase tokenizer, IReadOnlyList<GoldenCase> cases)
+    {
+        var failures = cases
+            .Select(c => (c.Name, Problems: Differences(tokenizer, c)))
+            .Where(r => r.Problems.Count > 0)
+            .Select(r => r.Name + ": " + string.Join(" | ", r.Problems))
+            .ToList();
+        Assert.True(failures.Count == 0, $"{failures.Count}/{cases.Count} cases differ:\n" + string.Join("\n", failures));
+    }
+
     public static void BatchMatches(DebertaTokenizerBase tokenizer, GoldenBatchExample x)
     {
         TokenEncoding[] encodings = x.IsBatch
