@@ -56,11 +56,11 @@ internal sealed record FinetuneArguments
 /// <summary>
 /// <c>deberta finetune</c>: fine-tunes a checkpoint on a labelled file with the library's <see cref="Trainer"/>, shows
 /// progress (Spectre.Console) or prints JSON, and leaves the model in HF layout with <c>metrics.json</c> and a
-/// loss/metric curve PNG beside it. Ctrl+C stops at the next step boundary with a checkpoint; <c>--resume</c> continues it.
+/// loss/metric curve PNG beside it. Ctrl+C or SIGTERM stops at the next step boundary with a checkpoint (<see cref="StopSignal"/>); <c>--resume</c> continues it.
 /// </summary>
 internal static class FinetuneCommand
 {
-    public const int Cancelled = 130;
+    public const int Cancelled = StopSignal.ExitCode;
 
     public static readonly string[] Tasks = ["text-classification", "pair-classification", "token-classification", "question-answering", "multiple-choice"];
 
@@ -155,24 +155,8 @@ internal static class FinetuneCommand
                 Device = parse.GetValue(device)!,
                 Threads = parse.GetValue(threads),
             };
-            // First Ctrl+C: stop at the next step boundary with a checkpoint; a second one ends the process.
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                if (cts.IsCancellationRequested) return;
-                e.Cancel = true;
-                cts.Cancel();
-                Console.Error.WriteLine("stopping after this step (Ctrl+C again to abort without a checkpoint)…");
-            };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                return Run(arguments, Console.Out, Console.Error, cts.Token);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-            }
+            using var stop = new StopSignal("finetune");
+            return Run(arguments, Console.Out, Console.Error, stop.Token);
         });
         return cmd;
     }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using DebertaSharp.Configuration;
 using DebertaSharp.Pretraining;
@@ -17,7 +16,7 @@ namespace DebertaSharp.Cli.Commands;
 internal static class PretrainCommand
 {
     /// <summary>Exit code of a run stopped by Ctrl+C / SIGTERM after writing its checkpoint (128 + SIGINT).</summary>
-    public const int Stopped = 130;
+    public const int Stopped = StopSignal.ExitCode;
 
     /// <summary>Tokenizer files copied into every checkpoint and output folder, when present.</summary>
     private static readonly string[] TokenizerFiles =
@@ -93,7 +92,7 @@ internal static class PretrainCommand
                     },
                     WholeWordMasking = parse.GetValue(wholeWord),
                 };
-                using var stop = new StopSignal();
+                using var stop = new StopSignal("pretrain");
                 return Run(request, stdout, stderr, stop.Token);
             }
             catch (Exception ex) when (ex is DebertaSharpException or UsageException or IOException or UnauthorizedAccessException)
@@ -344,44 +343,5 @@ internal static class PretrainCommand
     private sealed class SyncProgress(Action<PretrainingProgress> report) : IProgress<PretrainingProgress>
     {
         public void Report(PretrainingProgress value) => report(value);
-    }
-
-    /// <summary>
-    /// The first Ctrl+C or SIGTERM asks the run to stop at the next step boundary (it writes a checkpoint first);
-    /// a second Ctrl+C ends the process at once.
-    /// </summary>
-    private sealed class StopSignal : IDisposable
-    {
-        private readonly CancellationTokenSource _source = new();
-        private readonly PosixSignalRegistration? _term;
-
-        public StopSignal()
-        {
-            Console.CancelKeyPress += OnCancel;
-            if (!OperatingSystem.IsWindows())
-                _term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; Request(); });
-        }
-
-        public CancellationToken Token => _source.Token;
-
-        private void OnCancel(object? sender, ConsoleCancelEventArgs e)
-        {
-            if (_source.IsCancellationRequested) return;   // second Ctrl+C: let the process end
-            e.Cancel = true;
-            Request();
-        }
-
-        private void Request()
-        {
-            Console.Error.WriteLine("deberta pretrain: stopping after the current step (writing a checkpoint); press Ctrl+C again to abort.");
-            _source.Cancel();
-        }
-
-        public void Dispose()
-        {
-            Console.CancelKeyPress -= OnCancel;
-            _term?.Dispose();
-            _source.Dispose();
-        }
     }
 }
