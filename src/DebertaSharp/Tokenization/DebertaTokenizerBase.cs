@@ -217,6 +217,17 @@ public abstract class DebertaTokenizerBase
     /// <param name="output">Receives the pieces.</param>
     private protected abstract void TokenizeText(string text, int start, int end, List<TokenPiece> output);
 
+    /// <summary>
+    /// Rewrites the whole input before added tokens are split out (HF's <c>do_lower_case</c> step of <c>tokenize</c>).
+    /// <paramref name="origin"/> maps each UTF-16 unit of the result to the input unit it came from, or is <c>null</c>
+    /// when positions are unchanged.
+    /// </summary>
+    private protected virtual string PrepareText(string text, out int[]? origin)
+    {
+        origin = null;
+        return text;
+    }
+
     /// <summary>Joins token strings into text (HF <c>convert_tokens_to_string</c>).</summary>
     private protected abstract string ConvertTokensToString(IReadOnlyList<string> tokens);
 
@@ -234,8 +245,9 @@ public abstract class DebertaTokenizerBase
         }
 
         text = TextUtilities.ReplaceLoneSurrogates(text);
+        string work = PrepareText(text, out int[]? origin);
         var pieces = new List<TokenPiece>();
-        foreach (TextSegment segment in _splitter.Split(text))
+        foreach (TextSegment segment in _splitter.Split(work))
         {
             if (segment.Token is AddedToken token)
             {
@@ -243,7 +255,19 @@ public abstract class DebertaTokenizerBase
             }
             else
             {
-                TokenizeText(text, segment.Start, segment.End, pieces);
+                TokenizeText(work, segment.Start, segment.End, pieces);
+            }
+        }
+
+        if (origin is not null)
+        {
+            // Spans of the prepared text → spans of the input: a start is the unit it came from, an end follows the unit before it.
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                TokenPiece p = pieces[i];
+                int pieceStart = p.Start < origin.Length ? origin[p.Start] : text.Length;
+                int pieceEnd = p.End == 0 ? 0 : origin[p.End - 1] + 1;
+                pieces[i] = p with { Start = pieceStart, End = Math.Max(pieceStart, pieceEnd) };
             }
         }
 

@@ -13,23 +13,19 @@ internal sealed class SentencePieceAligningNormalizer
     private static readonly byte[] ReplacementChar = [0xEF, 0xBF, 0xBD]; // U+FFFD
 
     private readonly SentencePieceCharsMap? _charsMap;
-    private readonly byte[][]?[] _userDefinedByFirstByte = new byte[][]?[256];
+    private readonly SentencePieceTrie? _userDefined;
     private readonly bool _addDummyPrefix;
     private readonly bool _removeExtraWhitespaces;
     private readonly bool _escapeWhitespaces;
     private readonly bool _treatWhitespaceAsSuffix;
 
     /// <summary>Builds the normalizer of a model.</summary>
-    public SentencePieceAligningNormalizer(SentencePieceModelProto model)
+    /// <param name="model">The model.</param>
+    /// <param name="userDefined">Its user-defined pieces (<see cref="SentencePieceEncoder.UserDefined"/>), matched before normalization.</param>
+    public SentencePieceAligningNormalizer(SentencePieceModelProto model, SentencePieceTrie? userDefined)
     {
         _charsMap = SentencePieceCharsMap.Create(model.PrecompiledCharsMap);
-        foreach (IGrouping<byte, byte[]> group in model.Pieces
-            .Where(p => p.Type == SentencePieceModelProto.PieceType.UserDefined && p.Piece.Length > 0)
-            .Select(p => System.Text.Encoding.UTF8.GetBytes(p.Piece))
-            .GroupBy(b => b[0]))
-        {
-            _userDefinedByFirstByte[group.Key] = group.OrderByDescending(b => b.Length).ToArray();
-        }
+        _userDefined = userDefined;
         _addDummyPrefix = model.AddDummyPrefix;
         _removeExtraWhitespaces = model.RemoveExtraWhitespaces;
         _escapeWhitespaces = model.EscapeWhitespaces;
@@ -151,12 +147,13 @@ internal sealed class SentencePieceAligningNormalizer
     private int NormalizePrefix(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> normalized)
     {
         // User-defined pieces are matched before (and instead of) normalization, longest first.
-        foreach (byte[] piece in _userDefinedByFirstByte[input[0]] ?? [])
+        if (_userDefined is not null)
         {
-            if (input.StartsWith(piece))
+            int matched = SentencePieceEncoder.PrefixMatch(_userDefined, input, out bool found);
+            if (found)
             {
-                normalized = input[..piece.Length];
-                return piece.Length;
+                normalized = input[..matched];
+                return matched;
             }
         }
 

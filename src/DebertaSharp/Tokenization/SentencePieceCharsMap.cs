@@ -97,5 +97,62 @@ internal sealed class SentencePieceCharsMap
         return best;
     }
 
+    /// <summary>
+    /// Walks the whole trie once and checks that every transition, leaf and replacement lies inside the blob and
+    /// that every replacement is NUL-terminated UTF-8, so that <see cref="LongestMatch"/> never reads out of bounds.
+    /// </summary>
+    /// <exception cref="FormatException">The trie or a replacement is damaged.</exception>
+    public void Validate()
+    {
+        var visited = new bool[_units.Length];
+        var stack = new Stack<uint>();
+        stack.Push(Offset(_units[0]));
+        while (stack.Count > 0)
+        {
+            uint node = stack.Pop();
+            for (uint label = 1; label < 256; label++)
+            {
+                uint child = node ^ label;
+                if (child >= (uint)_units.Length || (_units[child] & 0x800000FFu) != label)
+                {
+                    continue;
+                }
+
+                if (visited[child])
+                {
+                    continue; // darts-clone shares common suffixes (a DAG); a damaged cycle also ends here
+                }
+
+                visited[child] = true;
+                uint next = child ^ Offset(_units[child]);
+                if (((_units[child] >> 8) & 1) != 0)
+                {
+                    if (next >= (uint)_units.Length)
+                    {
+                        throw new FormatException($"precompiled_charsmap trie leaf of unit {child} points outside the trie");
+                    }
+
+                    CheckReplacement((int)(_units[next] & 0x7FFFFFFFu));
+                }
+
+                stack.Push(next);
+            }
+        }
+    }
+
+    private void CheckReplacement(int value)
+    {
+        int end = value < _replacements.Length ? Array.IndexOf(_replacements, (byte)0, value) : -1;
+        if (end < 0)
+        {
+            throw new FormatException($"precompiled_charsmap replacement at {value} is outside the {_replacements.Length}-byte table or not NUL-terminated");
+        }
+
+        if (System.Text.Unicode.Utf8.IsValid(_replacements.AsSpan(value, end - value)) is false)
+        {
+            throw new FormatException($"precompiled_charsmap replacement at {value} is not valid UTF-8");
+        }
+    }
+
     private static uint Offset(uint unit) => (unit >> 10) << (int)((unit & (1u << 9)) >> 6);
 }

@@ -1,0 +1,384 @@
+using System.Buffers;
+using PieceType = DebertaSharp.Tokenization.SentencePieceModelProto.PieceType;
+
+namespace DebertaSharp.Tokenization;
+
+/// <summary>One piece of a segmentation: bytes [<see cref="Start"/>, <see cref="End"/>) of the normalized UTF-8 text and its id.</summary>
+internal readonly record struct SentencePieceSegment(int Start, int End, int Id);
+
+/// <summary>
+/// sentencepiece's model encoders (0.1.9x, the version HF's slow tokenizers run on): the unigram Viterbi of
+/// <c>unigram::Model::EncodeOptimized</c> and the BPE merge loop of <c>bpe::Model::Encode</c>, over normalized
+/// UTF-8, with the same float arithmetic and tie-breaking. Unknown-run merging and byte fallback happen afterwards
+/// (sentencepiece's <c>PopulateSentencePieceText</c>), in the tokenizer.
+/// </summary>
+/// <remarks>Immutable and thread-safe; scratch memory is rented per call.</remarks>
+internal sealed class SentencePieceEncoder
+{
+    private const float UnkPenalty = 10.0f;
+
+    // Per-id treatment in the unigram search: a scored piece, a user-defined piece, or not a candidate.
+    private const byte KindNormal = 0;
+    private const byte KindUserDefined = 1;
+    private const byte KindSkip = 2;
+
+    private readonly SentencePieceTrie _trie;          // every piece → id
+    private readonly SentencePieceTrie? _userDefined;  // user-defined pieces (sentencepiece's PrefixMatcher)
+    private readonly float[] _scores;
+    private readonly byte[] _kind;
+    private readonly PieceType[] _types;
+    private readonly int[] _byteIds;
+    private readonly bool _bpe;
+    private readonly float _maxScore;
+    private readonly float _unkScore;
+
+    private SentencePieceEncoder(SentencePieceModelProto model, SentencePieceTrie trie, SentencePieceTrie? userDefined, int unkId, int[] byteIds)
+    {
+        _trie = trie;
+        _userDefined = userDefined;
+        UnkId = unkId;
+        _byteIds = byteIds;
+        _bpe = model.ModelType == 2;
+        ByteFallback = model.ByteFallback;
+        int n = model.Pieces.Count;
+        _scores = new float[n];
+        _kind = new byte[n];
+        _types = new PieceType[n];
+
+        // sentencepiece starts from FLT_MAX / FLT_MIN (the smallest positive float) and looks at normal pieces only.
+        float min = float.MaxValue, max = 1.17549435E-38f;
+        for (int i = 0; i < n; i++)
+        {
+            (_, float score, PieceType type) = model.Pieces[i];
+            _scores[i] = score;
+            _types[i] = type;
+            _kind[i] = type switch
+            {
+                PieceType.Normal => KindNormal,
+                PieceType.UserDefined => KindUserDefined,
+                _ => KindSkip,
+            };
+            if (type == PieceType.Normal)
+            {
+                min = Math.Min(min, score);
+                max = Math.Max(max, score);
+            }
+        }
+
+        _maxScore = max;
+        _unkScore = min - UnkPenalty;
+    }
+
+    /// <summary>Id of the unknown piece.</summary>
+    public int UnkId { get; }
+
+    /// <summary>Whether unknown pieces decompose into byte pieces (<c>byte_fallback</c>).</summary>
+    public bool ByteFallback { get; }
+
+    /// <summary>The id of the byte piece <c>&lt;0xXX&gt;</c> of a byte (only with <see cref="ByteFallback"/>).</summary>
+    public int ByteId(byte b) => _byteIds[b];
+
+    /// <summary>The type of a piece.</summary>
+    public PieceType TypeOf(int id) => _types[id];
+
+    /// <summary>The user-defined pieces as a prefix matcher for the normalizer, or <c>null</c> if there are none.</summary>
+    public SentencePieceTrie? UserDefined => _userDefined;
+
+    /// <summary>Builds the encoder of a model that <see cref="SentencePieceModelValidator"/> has accepted.</summary>
+    public static SentencePieceEncoder Create(SentencePieceModelProto model)
+    {
+        var keys = new List<byte[]>(model.Pieces.Count);
+        var values = new List<int>(model.Pieces.Count);
+        var userKeys = new List<byte[]>();
+        var userValues = new List<int>();
+        int unkId = -1;
+        int[] byteIds = new int[256];
+        for (int i = 0; i < model.Pieces.Count; i++)
+        {
+            (string piece, _, PieceType type) = model.Pieces[i];
+            byte[] key = System.Text.Encoding.UTF8.GetBytes(piece);
+            keys.Add(key);
+            values.Add(i);
+            if (type == PieceType.UserDefined)
+            {
+                userKeys.Add(key);
+                userValues.Add(i);
+            }
+            else if (type == PieceType.Unknown)
+            {
+                unkId = i;
+            }
+            else if (type == PieceType.Byte)
+            {
+                byteIds[SentencePieceModelValidator.ByteOfPiece(piece)] = i;
+            }
+        }
+
+        return new SentencePieceEncoder(
+            model, SentencePieceTrie.Build(keys, values), userKeys.Count == 0 ? null : SentencePieceTrie.Build(userKeys, userValues), unkId, byteIds);
+    }
+
+    /// <summary>Length in bytes of the UTF-8 character starting with <paramref name="lead"/> (sentencepiece's <c>OneCharLen</c>).</summary>
+    public static int OneCharLength(byte lead) => (lead >> 4) switch
+    {
+        < 12 => 1,
+        12 or 13 => 2,
+        14 => 3,
+        _ => 4,
+    };
+
+    /// <summary>sentencepiece's <c>PrefixMatcher::PrefixMatch</c>: the longest user-defined piece at the start, else one character.</summary>
+    public static int PrefixMatch(SentencePieceTrie? matcher, ReadOnlySpan<byte> text, out bool found)
+    {
+        found = false;
+        int longest = 0;
+        if (matcher is not null)
+        {
+            int node = SentencePieceTrie.Root;
+            for (int i = 0; i < text.Length; i++)
+            {
+                node = matcher.Step(node, text[i]);
+                if (node < 0)
+                {
+                    break;
+                }
+
+                if (matcher.Value(node) >= 0)
+                {
+                    longest = i + 1;
+                }
+            }
+        }
+
+        if (longest > 0)
+        {
+            found = true;
+            return longest;
+        }
+
+        return Math.Min(text.Length, OneCharLength(text[0]));
+    }
+
+    /// <summary>Segments normalized UTF-8 text, appending pieces in order (unknown characters get <see cref="UnkId"/>, one piece each).</summary>
+    public void Encode(ReadOnlySpan<byte> normalized, List<SentencePieceSegment> output)
+    {
+        if (normalized.IsEmpty)
+        {
+            return;
+        }
+
+        if (_bpe)
+        {
+            EncodeBpe(normalized, output);
+        }
+        else
+        {
+            EncodeUnigram(normalized, output);
+        }
+    }
+
+    /// <summary><c>unigram::Model::EncodeOptimized</c>: best path ending at every byte position, candidates in trie order, strict '&gt;' keeps the first.</summary>
+    private void EncodeUnigram(ReadOnlySpan<byte> text, List<SentencePieceSegment> output)
+    {
+        int size = text.Length;
+        int[] startsAtPool = ArrayPool<int>.Shared.Rent(size + 1);
+        int[] idPool = ArrayPool<int>.Shared.Rent(size + 1);
+        float[] scorePool = ArrayPool<float>.Shared.Rent(size + 1);
+        try
+        {
+            Span<int> startsAt = startsAtPool.AsSpan(0, size + 1);
+            Span<int> ids = idPool.AsSpan(0, size + 1);
+            Span<float> best = scorePool.AsSpan(0, size + 1);
+            startsAt.Fill(-1);
+            best.Clear();
+            float[] scores = _scores;
+            byte[] kind = _kind;
+            SentencePieceTrie trie = _trie;
+
+            for (int start = 0; start < size;)
+            {
+                float tillHere = best[start];
+                bool hasSingleNode = false;
+                int charLength = Math.Min(OneCharLength(text[start]), size - start);
+                int node = SentencePieceTrie.Root;
+                for (int pos = start; pos < size;)
+                {
+                    node = trie.Step(node, text[pos]);
+                    if (node < 0)
+                    {
+                        break;
+                    }
+
+                    pos++;
+                    int id = trie.Value(node);
+                    if (id < 0 || kind[id] == KindSkip)
+                    {
+                        continue;
+                    }
+
+                    // In C++ `score` is `cond ? length * max_score_ - 0.1 : GetScore(id)`, whose type is double for both
+                    // branches: the sum and the comparison are double, the stored best score is rounded back to float.
+                    int length = pos - start;
+                    double score = kind[id] == KindNormal ? scores[id] : ((double)((float)length * _maxScore) - 0.1);
+                    double candidate = score + tillHere;
+                    if (startsAt[pos] == -1 || candidate > best[pos])
+                    {
+                        best[pos] = (float)candidate;
+                        startsAt[pos] = start;
+                        ids[pos] = id;
+                    }
+
+                    if (length == charLength)
+                    {
+                        hasSingleNode = true;
+                    }
+                }
+
+                if (!hasSingleNode)
+                {
+                    int end = start + charLength;
+                    float candidate = _unkScore + tillHere; // float + float here
+                    if (startsAt[end] == -1 || candidate > best[end])
+                    {
+                        best[end] = candidate;
+                        startsAt[end] = start;
+                        ids[end] = UnkId;
+                    }
+                }
+
+                start += charLength;
+            }
+
+            int first = output.Count;
+            for (int end = size; end > 0; end = startsAt[end])
+            {
+                output.Add(new SentencePieceSegment(startsAt[end], end, ids[end]));
+            }
+
+            output.Reverse(first, output.Count - first);
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(startsAtPool);
+            ArrayPool<int>.Shared.Return(idPool);
+            ArrayPool<float>.Shared.Return(scorePool);
+        }
+    }
+
+    /// <summary>Id of a piece as sentencepiece's <c>PieceToId</c> gives it: any piece, else the unknown id.</summary>
+    private int PieceToId(ReadOnlySpan<byte> piece)
+    {
+        int id = _trie.Find(piece);
+        return id < 0 ? UnkId : id;
+    }
+
+    /// <summary>An id usable as a BPE merge (sentencepiece's <c>pieces_</c>: normal, user-defined and unused pieces), or -1.</summary>
+    private int MergeableId(ReadOnlySpan<byte> piece)
+    {
+        int id = _trie.Find(piece);
+        return id >= 0 && _types[id] is PieceType.Normal or PieceType.UserDefined or PieceType.Unused ? id : -1;
+    }
+
+    /// <summary>
+    /// <c>bpe::Model::Encode</c>: start from characters (user-defined pieces frozen whole), repeatedly merge the
+    /// adjacent pair whose merged piece scores highest (ties: leftmost), then split unused pieces back into the pair
+    /// they were merged from.
+    /// </summary>
+    private void EncodeBpe(ReadOnlySpan<byte> text, List<SentencePieceSegment> output)
+    {
+        var symbols = new List<(int Start, int Length, int Prev, int Next, bool Freeze)>();
+        for (int pos = 0; pos < text.Length;)
+        {
+            int length = PrefixMatch(_userDefined, text[pos..], out bool freeze);
+            int index = symbols.Count;
+            symbols.Add((pos, length, index - 1, pos + length < text.Length ? index + 1 : -1, freeze));
+            pos += length;
+        }
+
+        // Max-heap on (score, then smaller left); stale entries are skipped when popped, as in sentencepiece.
+        var agenda = new PriorityQueue<(int Left, int Right, int Size), (float Score, int Left)>(AgendaOrder.Instance);
+        var reverseMerge = new Dictionary<int, (int LeftStart, int LeftLength, int RightLength)>();
+        ReadOnlySpan<byte> all = text;
+
+        void MaybeAdd(int left, int right, ReadOnlySpan<byte> source)
+        {
+            if (left == -1 || right == -1 || symbols[left].Freeze || symbols[right].Freeze)
+            {
+                return;
+            }
+
+            int size = symbols[left].Length + symbols[right].Length;
+            int id = MergeableId(source.Slice(symbols[left].Start, size));
+            if (id < 0)
+            {
+                return;
+            }
+
+            agenda.Enqueue((left, right, size), (_scores[id], left));
+            if (_types[id] == PieceType.Unused)
+            {
+                reverseMerge[id] = (symbols[left].Start, symbols[left].Length, symbols[right].Length);
+            }
+        }
+
+        for (int i = 1; i < symbols.Count; i++)
+        {
+            MaybeAdd(i - 1, i, all);
+        }
+
+        while (agenda.TryDequeue(out (int Left, int Right, int Size) top, out _))
+        {
+            var left = symbols[top.Left];
+            var right = symbols[top.Right];
+            if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != top.Size)
+            {
+                continue;
+            }
+
+            symbols[top.Left] = left with { Length = top.Size, Next = right.Next };
+            if (right.Next >= 0)
+            {
+                symbols[right.Next] = symbols[right.Next] with { Prev = top.Left };
+            }
+
+            symbols[top.Right] = right with { Length = 0 };
+            MaybeAdd(symbols[top.Left].Prev, top.Left, all);
+            MaybeAdd(top.Left, symbols[top.Left].Next, all);
+        }
+
+        void Resegment(int start, int length, ReadOnlySpan<byte> source)
+        {
+            int id = PieceToId(source.Slice(start, length));
+            if (_types[id] == PieceType.Unused && reverseMerge.TryGetValue(id, out var split))
+            {
+                // rev_merge is keyed by the piece's text; the pair is any occurrence of it, so re-anchor at this one.
+                Resegment(start, split.LeftLength, source);
+                Resegment(start + split.LeftLength, split.RightLength, source);
+                return;
+            }
+
+            output.Add(new SentencePieceSegment(start, start + length, id));
+        }
+
+        for (int index = 0; index != -1; index = symbols[index].Next)
+        {
+            Resegment(symbols[index].Start, symbols[index].Length, all);
+        }
+    }
+
+    private sealed class AgendaOrder : IComparer<(float Score, int Left)>
+    {
+        public static readonly AgendaOrder Instance = new();
+
+        // PriorityQueue dequeues the smallest: higher score first, then the smaller left index.
+        public int Compare((float Score, int Left) x, (float Score, int Left) y)
+        {
+            if (x.Score != y.Score)
+            {
+                return x.Score > y.Score ? -1 : 1;
+            }
+
+            return x.Left.CompareTo(y.Left);
+        }
+    }
+}
