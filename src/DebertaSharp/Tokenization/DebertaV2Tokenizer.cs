@@ -335,14 +335,25 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
         return TextUtilities.PythonStrip(text.ToString());
     }
 
-    /// <summary>sentencepiece's <c>DecodePieces</c> (0.1.9x): control pieces vanish, the first piece loses its leading '▁', '▁' → ' '.</summary>
+    /// <summary>
+    /// sentencepiece's <c>DecodePieces</c> (0.1.9x): control pieces vanish, the first piece loses its leading '▁',
+    /// '▁' → ' ', a run of byte pieces becomes its UTF-8 text with one U+FFFD per byte that is not part of a valid character.
+    /// </summary>
     private string DecodePieces(List<string> pieces)
     {
         var text = new StringBuilder();
+        var bytes = new List<byte>();
         foreach (string piece in pieces)
         {
             int id = _pieceToId.TryGetValue(piece, out int known) ? known : _spmUnkId;
             PieceType type = _pieces[id].Type;
+            if (type == PieceType.Byte)
+            {
+                bytes.Add((byte)SentencePieceModelValidator.ByteOfPiece(piece));
+                continue;
+            }
+
+            AppendBytes(text, bytes);
             if (type == PieceType.Control)
             {
                 continue;
@@ -366,7 +377,29 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
             }
         }
 
+        AppendBytes(text, bytes);
         return text.ToString();
+    }
+
+    /// <summary>Decodes pending byte pieces: each valid UTF-8 character as itself, every other byte as U+FFFD (sentencepiece consumes one byte then).</summary>
+    private static void AppendBytes(StringBuilder text, List<byte> bytes)
+    {
+        ReadOnlySpan<byte> rest = CollectionsMarshal.AsSpan(bytes);
+        while (!rest.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(rest, out Rune rune, out int consumed) == System.Buffers.OperationStatus.Done)
+            {
+                text.Append(rune.ToString());
+                rest = rest[consumed..];
+            }
+            else
+            {
+                text.Append('\uFFFD');
+                rest = rest[1..];
+            }
+        }
+
+        bytes.Clear();
     }
 
     /// <inheritdoc/>

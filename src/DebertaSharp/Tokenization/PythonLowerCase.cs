@@ -102,8 +102,11 @@ internal sealed class PythonLowerCase
         return 2;
     }
 
-    /// <summary>Python's simple lower-case mapping of one code point (Unicode 14, Python 3.11), except U+0130.</summary>
-    public static Rune Lower(Rune rune) => PythonOverrides.TryGetValue(rune.Value, out int lower) ? new Rune(lower) : Rune.ToLowerInvariant(rune);
+    /// <summary>
+    /// Python's lower case of one code point other than U+0130: .NET's invariant simple mapping, which equals Python
+    /// 3.11's (Unicode 14) for every code point (PythonLowerCaseTests checks all of them).
+    /// </summary>
+    public static Rune Lower(Rune rune) => Rune.ToLowerInvariant(rune);
 
     /// <summary>Length of the protected token starting at <paramref name="i"/>, or 0.</summary>
     private int ProtectedAt(string text, int i)
@@ -118,7 +121,4 @@ internal sealed class PythonLowerCase
 
         return 0;
     }
-
-    /// <summary>Code points whose lower case in .NET's invariant culture differs from Python 3.11's (none known yet; see the tests).</summary>
-    private static readonly Dictionary<int, int> PythonOverrides = [];
 }
