@@ -14,6 +14,11 @@ internal sealed class SentencePieceAligningNormalizer
 
     private readonly SentencePieceCharsMap? _charsMap;
     private readonly SentencePieceTrie? _userDefined;
+
+    // Per ASCII byte: PlainBeforeAscii if it normalizes to itself when followed by an ASCII byte, PlainAtEnd when last.
+    private const byte PlainBeforeAscii = 1;
+    private const byte PlainAtEnd = 2;
+    private readonly byte[] _asciiPlain = new byte[128];
     private readonly bool _addDummyPrefix;
     private readonly bool _removeExtraWhitespaces;
     private readonly bool _escapeWhitespaces;
@@ -30,6 +35,23 @@ internal sealed class SentencePieceAligningNormalizer
         _removeExtraWhitespaces = model.RemoveExtraWhitespaces;
         _escapeWhitespaces = model.EscapeWhitespaces;
         _treatWhitespaceAsSuffix = model.TreatWhitespaceAsSuffix;
+        for (int b = 0; b < 128; b++)
+        {
+            // A user-defined piece longer than this byte could match; one equal to it leaves the byte as it is.
+            int user = userDefined?.Step(SentencePieceTrie.Root, (byte)b) ?? -1;
+            if (user >= 0 && userDefined!.HasChildren(user))
+            {
+                continue;
+            }
+
+            bool isRule = false, continues = false;
+            if (user < 0)
+            {
+                _charsMap?.Probe((byte)b, out isRule, out continues);
+            }
+
+            _asciiPlain[b] = isRule ? (byte)0 : (byte)(PlainAtEnd | (continues ? 0 : PlainBeforeAscii));
+        }
     }
 
     /// <summary>
@@ -146,6 +168,18 @@ internal sealed class SentencePieceAligningNormalizer
     /// <summary>The normalized form of the longest rule matching at the start of input, and how many input bytes it consumes.</summary>
     private int NormalizePrefix(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> normalized)
     {
+        // Fast path: an ASCII byte that no rule or user-defined piece can start at this position.
+        byte first = input[0];
+        if (first < 0x80)
+        {
+            byte need = input.Length == 1 ? PlainAtEnd : input[1] < 0x80 ? PlainBeforeAscii : (byte)0;
+            if ((_asciiPlain[first] & need) != 0)
+            {
+                normalized = input[..1];
+                return 1;
+            }
+        }
+
         // User-defined pieces are matched before (and instead of) normalization, longest first.
         if (_userDefined is not null)
         {

@@ -98,6 +98,34 @@ internal sealed class SentencePieceCharsMap
     }
 
     /// <summary>
+    /// What the trie holds after the single byte <paramref name="label"/>: whether that byte alone is a rule, and
+    /// whether a longer rule continues with an ASCII byte (used to find ASCII bytes that normalize to themselves).
+    /// </summary>
+    public void Probe(byte label, out bool isRule, out bool continuesWithAscii)
+    {
+        isRule = false;
+        continuesWithAscii = false;
+        uint node = Offset(_units[0]) ^ label;
+        if (node >= (uint)_units.Length || (_units[node] & 0x800000FFu) != label)
+        {
+            return;
+        }
+
+        uint unit = _units[node];
+        node ^= Offset(unit);
+        isRule = ((unit >> 8) & 1) != 0;
+        for (uint next = 1; next < 0x80; next++)
+        {
+            uint child = node ^ next;
+            if (child < (uint)_units.Length && (_units[child] & 0x800000FFu) == next)
+            {
+                continuesWithAscii = true;
+                return;
+            }
+        }
+    }
+
+    /// <summary>
     /// Walks the whole trie once and checks that every transition, leaf and replacement lies inside the blob and
     /// that every replacement is NUL-terminated UTF-8, so that <see cref="LongestMatch"/> never reads out of bounds.
     /// </summary>

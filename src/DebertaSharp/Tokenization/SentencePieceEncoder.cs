@@ -1,4 +1,3 @@
-using System.Buffers;
 using PieceType = DebertaSharp.Tokenization.SentencePieceModelProto.PieceType;
 
 namespace DebertaSharp.Tokenization;
@@ -17,15 +16,10 @@ internal sealed class SentencePieceEncoder
 {
     private const float UnkPenalty = 10.0f;
 
-    // Per-id treatment in the unigram search: a scored piece, a user-defined piece, or not a candidate.
-    private const byte KindNormal = 0;
-    private const byte KindUserDefined = 1;
-    private const byte KindSkip = 2;
-
     private readonly SentencePieceTrie _trie;          // every piece → id
     private readonly SentencePieceTrie? _userDefined;  // user-defined pieces (sentencepiece's PrefixMatcher)
     private readonly float[] _scores;
-    private readonly byte[] _kind;
+    private readonly double[] _candidateScores; // per id, as the unigram search adds it; NaN: not a candidate
     private readonly PieceType[] _types;
     private readonly int[] _byteIds;
     private readonly bool _bpe;
@@ -42,7 +36,7 @@ internal sealed class SentencePieceEncoder
         ByteFallback = model.ByteFallback;
         int n = model.Pieces.Count;
         _scores = new float[n];
-        _kind = new byte[n];
+        _candidateScores = new double[n];
         _types = new PieceType[n];
 
         // sentencepiece starts from FLT_MAX / FLT_MIN (the smallest positive float) and looks at normal pieces only.
@@ -52,12 +46,6 @@ internal sealed class SentencePieceEncoder
             (_, float score, PieceType type) = model.Pieces[i];
             _scores[i] = score;
             _types[i] = type;
-            _kind[i] = type switch
-            {
-                PieceType.Normal => KindNormal,
-                PieceType.UserDefined => KindUserDefined,
-                _ => KindSkip,
-            };
             if (type == PieceType.Normal)
             {
                 min = Math.Min(min, score);
@@ -67,6 +55,20 @@ internal sealed class SentencePieceEncoder
 
         _maxScore = max;
         _unkScore = min - UnkPenalty;
+
+        // In C++ the candidate's `score` is `cond ? length * max_score_ - 0.1 : GetScore(id)`, a double for both branches
+        // (length: the piece's UTF-8 bytes, as a float times the float max_score_). Unused, control, unknown and byte
+        // pieces are not candidates (they are not in sentencepiece's trie, or skipped there).
+        for (int i = 0; i < n; i++)
+        {
+            (string piece, float score, PieceType type) = model.Pieces[i];
+            _candidateScores[i] = type switch
+            {
+                PieceType.Normal => score,
+                PieceType.UserDefined => (double)((float)System.Text.Encoding.UTF8.GetByteCount(piece) * _maxScore) - 0.1,
+                _ => double.NaN,
+            };
+        }
     }
 
     /// <summary>Id of the unknown piece.</summary>
@@ -181,87 +183,103 @@ internal sealed class SentencePieceEncoder
     private void EncodeUnigram(ReadOnlySpan<byte> text, List<SentencePieceSegment> output)
     {
         int size = text.Length;
-        int[] startsAtPool = ArrayPool<int>.Shared.Rent(size + 1);
-        int[] idPool = ArrayPool<int>.Shared.Rent(size + 1);
-        float[] scorePool = ArrayPool<float>.Shared.Rent(size + 1);
-        try
+        Lattice lattice = t_lattice ??= new Lattice();
+        lattice.Ensure(size + 1);
+        Span<int> startsAt = lattice.StartsAt.AsSpan(0, size + 1);
+        Span<int> ids = lattice.Ids.AsSpan(0, size + 1);
+        Span<float> best = lattice.Best.AsSpan(0, size + 1);
+        startsAt.Fill(-1);
+        best[0] = 0;
+        double[] candidates = _candidateScores;
+        SentencePieceTrie trie = _trie;
+
+        for (int start = 0; start < size;)
         {
-            Span<int> startsAt = startsAtPool.AsSpan(0, size + 1);
-            Span<int> ids = idPool.AsSpan(0, size + 1);
-            Span<float> best = scorePool.AsSpan(0, size + 1);
-            startsAt.Fill(-1);
-            best.Clear();
-            float[] scores = _scores;
-            byte[] kind = _kind;
-            SentencePieceTrie trie = _trie;
-
-            for (int start = 0; start < size;)
+            float tillHere = best[start];
+            bool hasSingleNode = false;
+            int charLength = Math.Min(OneCharLength(text[start]), size - start);
+            int node = SentencePieceTrie.Root;
+            for (int pos = start; pos < size;)
             {
-                float tillHere = best[start];
-                bool hasSingleNode = false;
-                int charLength = Math.Min(OneCharLength(text[start]), size - start);
-                int node = SentencePieceTrie.Root;
-                for (int pos = start; pos < size;)
+                node = trie.Step(node, text[pos]);
+                if (node < 0)
                 {
-                    node = trie.Step(node, text[pos]);
-                    if (node < 0)
-                    {
-                        break;
-                    }
-
-                    pos++;
-                    int id = trie.Value(node);
-                    if (id < 0 || kind[id] == KindSkip)
-                    {
-                        continue;
-                    }
-
-                    // In C++ `score` is `cond ? length * max_score_ - 0.1 : GetScore(id)`, whose type is double for both
-                    // branches: the sum and the comparison are double, the stored best score is rounded back to float.
-                    int length = pos - start;
-                    double score = kind[id] == KindNormal ? scores[id] : ((double)((float)length * _maxScore) - 0.1);
-                    double candidate = score + tillHere;
-                    if (startsAt[pos] == -1 || candidate > best[pos])
-                    {
-                        best[pos] = (float)candidate;
-                        startsAt[pos] = start;
-                        ids[pos] = id;
-                    }
-
-                    if (length == charLength)
-                    {
-                        hasSingleNode = true;
-                    }
+                    break;
                 }
 
-                if (!hasSingleNode)
+                pos++;
+                int id = trie.Value(node);
+                if (id < 0)
                 {
-                    int end = start + charLength;
-                    float candidate = _unkScore + tillHere; // float + float here
-                    if (startsAt[end] == -1 || candidate > best[end])
-                    {
-                        best[end] = candidate;
-                        startsAt[end] = start;
-                        ids[end] = UnkId;
-                    }
+                    continue;
                 }
 
-                start += charLength;
+                double score = candidates[id];
+                if (double.IsNaN(score))
+                {
+                    continue;
+                }
+
+                // double + float compared in double, stored as float: C++'s arithmetic (see _candidateScores).
+                double candidate = score + tillHere;
+                if (startsAt[pos] == -1 || candidate > best[pos])
+                {
+                    best[pos] = (float)candidate;
+                    startsAt[pos] = start;
+                    ids[pos] = id;
+                }
+
+                if (pos - start == charLength)
+                {
+                    hasSingleNode = true;
+                }
             }
 
-            int first = output.Count;
-            for (int end = size; end > 0; end = startsAt[end])
+            if (!hasSingleNode)
             {
-                output.Add(new SentencePieceSegment(startsAt[end], end, ids[end]));
+                int end = start + charLength;
+                float candidate = _unkScore + tillHere; // float + float here
+                if (startsAt[end] == -1 || candidate > best[end])
+                {
+                    best[end] = candidate;
+                    startsAt[end] = start;
+                    ids[end] = UnkId;
+                }
             }
 
-            output.Reverse(first, output.Count - first);
+            start += charLength;
         }
-        finally
+
+        int first = output.Count;
+        for (int end = size; end > 0; end = startsAt[end])
         {
-            ArrayPool<int>.Shared.Return(startsAtPool);
-            ArrayPool<int>.Shared.Return(idPool);
-            ArrayPool<float>.Shared.Return(scorePool);
+            output.Add(new SentencePieceSegment(startsAt[end], end, ids[end]));
+        }
+
+        output.Reverse(first, output.Count - first);
+    }
+
+    [ThreadStatic]
+    private static Lattice? t_lattice;
+
+    /// <summary>Per-thread best-path arrays of the unigram search, grown as needed.</summary>
+    private sealed class Lattice
+    {
+        public int[] StartsAt { get; private set; } = new int[256];
+
+        public int[] Ids { get; private set; } = new int[256];
+
+        public float[] Best { get; private set; } = new float[256];
+
+        public void Ensure(int length)
+        {
+            if (StartsAt.Length < length)
+            {
+                int size = Math.Max(length, StartsAt.Length * 2);
+                StartsAt = new int[size];
+                Ids = new int[size];
+                Best = new float[size];
+            }
         }
     }
 

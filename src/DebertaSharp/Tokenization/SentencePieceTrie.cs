@@ -2,7 +2,8 @@ namespace DebertaSharp.Tokenization;
 
 /// <summary>
 /// An immutable byte trie over UTF-8 keys for the encoder's prefix walk: one byte a step, no allocation.
-/// Nodes with many children (the root, the node after '▁') get a dense 256-entry table, the rest sorted edge lists.
+/// All nodes live in one int array, each as <c>[value, count, children…]</c> so that a step touches one or two
+/// cache lines: up to <see cref="DenseThreshold"/> children as sorted (label, node) pairs, more as a 256-entry table.
 /// </summary>
 /// <remarks>
 /// Walking byte by byte reports the keys that are prefixes of the input in increasing length, the order in which
@@ -10,25 +11,13 @@ namespace DebertaSharp.Tokenization;
 /// </remarks>
 internal sealed class SentencePieceTrie
 {
-    private const int DenseThreshold = 16;
+    private const int DenseThreshold = 32;
 
-    // Node n: children at edges [_first[n], _first[n] + _count[n]) (labels sorted), or, if _count[n] < 0, in _dense[_first[n] ..+256].
-    private readonly int[] _first;
-    private readonly int[] _count;
-    private readonly int[] _value;
-    private readonly byte[] _labels;
-    private readonly int[] _targets;
-    private readonly int[] _dense;
+    // Node at offset o: _data[o] = value (-1 none); _data[o + 1] = child count c, or -1 for a dense node;
+    // sparse: (label, child offset) pairs at o + 2 … o + 1 + 2c, labels ascending; dense: child offset per label at o + 2 + label (-1 none).
+    private readonly int[] _data;
 
-    private SentencePieceTrie(int[] first, int[] count, int[] value, byte[] labels, int[] targets, int[] dense)
-    {
-        _first = first;
-        _count = count;
-        _value = value;
-        _labels = labels;
-        _targets = targets;
-        _dense = dense;
-    }
+    private SentencePieceTrie(int[] data) => _data = data;
 
     /// <summary>The root node.</summary>
     public const int Root = 0;
@@ -41,99 +30,98 @@ internal sealed class SentencePieceTrie
         int[] order = Enumerable.Range(0, keys.Count).ToArray();
         Array.Sort(order, (a, b) => keys[a].AsSpan().SequenceCompareTo(keys[b]));
 
-        var first = new List<int>();
-        var count = new List<int>();
-        var value = new List<int>();
-        var labels = new List<byte>();
-        var targets = new List<int>();
-        var dense = new List<int>();
-
-        // Breadth-first over (node, depth, sorted key range) so that a node's children get consecutive edges.
-        var queue = new Queue<(int Node, int Depth, int Lo, int Hi)>();
-        first.Add(0);
-        count.Add(0);
-        value.Add(-1);
-        queue.Enqueue((Root, 0, 0, order.Length));
+        var data = new List<int>();
         var children = new List<(byte Label, int Lo, int Hi)>();
+
+        // Breadth-first over (node offset, depth, sorted key range); a node's record is complete when it is laid out,
+        // with child slots patched once the children get their offsets.
+        var queue = new Queue<(int Offset, int Depth, int Lo, int Hi)>();
+        queue.Enqueue((Allocate(data, order, keys, values, 0, 0, order.Length, children), 0, 0, order.Length));
         while (queue.Count > 0)
         {
-            (int node, int depth, int lo, int hi) = queue.Dequeue();
-            int i = lo;
-            if (i < hi && keys[order[i]].Length == depth)
+            (int offset, int depth, int lo, int hi) = queue.Dequeue();
+            Children(order, keys, depth, lo, hi, children);
+            bool dense = data[offset + 1] < 0;
+            var pending = children.ToArray();
+            for (int k = 0; k < pending.Length; k++)
             {
-                value[node] = values[order[i]];
-                i++;
-            }
-
-            children.Clear();
-            while (i < hi)
-            {
-                byte label = keys[order[i]][depth];
-                int j = i + 1;
-                while (j < hi && keys[order[j]][depth] == label)
+                (byte label, int cLo, int cHi) = pending[k];
+                int child = Allocate(data, order, keys, values, depth + 1, cLo, cHi, children);
+                if (dense)
                 {
-                    j++;
+                    data[offset + 2 + label] = child;
+                }
+                else
+                {
+                    data[offset + 2 + (2 * k)] = label;
+                    data[offset + 3 + (2 * k)] = child;
                 }
 
-                children.Add((label, i, j));
-                i = j;
-            }
-
-            int firstChild = first.Count;
-            foreach ((byte _, int cLo, int cHi) in children)
-            {
-                first.Add(0);
-                count.Add(0);
-                value.Add(-1);
-                queue.Enqueue((first.Count - 1, depth + 1, cLo, cHi));
-            }
-
-            if (children.Count > DenseThreshold)
-            {
-                first[node] = dense.Count;
-                count[node] = -1;
-                int baseIndex = dense.Count;
-                for (int k = 0; k < 256; k++)
-                {
-                    dense.Add(-1);
-                }
-
-                for (int k = 0; k < children.Count; k++)
-                {
-                    dense[baseIndex + children[k].Label] = firstChild + k;
-                }
-            }
-            else
-            {
-                first[node] = labels.Count;
-                count[node] = children.Count;
-                for (int k = 0; k < children.Count; k++)
-                {
-                    labels.Add(children[k].Label);
-                    targets.Add(firstChild + k);
-                }
+                queue.Enqueue((child, depth + 1, cLo, cHi));
             }
         }
 
-        return new SentencePieceTrie(first.ToArray(), count.ToArray(), value.ToArray(), labels.ToArray(), targets.ToArray(), dense.ToArray());
+        return new SentencePieceTrie(data.ToArray());
+    }
+
+    /// <summary>Appends the record of the node for keys [lo, hi) at <paramref name="depth"/>; returns its offset.</summary>
+    private static int Allocate(List<int> data, int[] order, IReadOnlyList<byte[]> keys, IReadOnlyList<int> values, int depth, int lo, int hi,
+        List<(byte Label, int Lo, int Hi)> scratch)
+    {
+        int offset = data.Count;
+        data.Add(lo < hi && keys[order[lo]].Length == depth ? values[order[lo]] : -1);
+        Children(order, keys, depth, lo, hi, scratch);
+        int count = scratch.Count;
+        bool dense = count > DenseThreshold;
+        data.Add(dense ? -1 : count);
+        int slots = dense ? 256 : 2 * count;
+        for (int i = 0; i < slots; i++)
+        {
+            data.Add(-1);
+        }
+
+        return offset;
+    }
+
+    private static void Children(int[] order, IReadOnlyList<byte[]> keys, int depth, int lo, int hi, List<(byte Label, int Lo, int Hi)> children)
+    {
+        children.Clear();
+        int i = lo;
+        if (i < hi && keys[order[i]].Length == depth)
+        {
+            i++;
+        }
+
+        while (i < hi)
+        {
+            byte label = keys[order[i]][depth];
+            int j = i + 1;
+            while (j < hi && keys[order[j]][depth] == label)
+            {
+                j++;
+            }
+
+            children.Add((label, i, j));
+            i = j;
+        }
     }
 
     /// <summary>The child of <paramref name="node"/> along <paramref name="label"/>, or -1.</summary>
     public int Step(int node, byte label)
     {
-        int count = _count[node];
-        int first = _first[node];
+        int[] data = _data;
+        int count = data[node + 1];
         if (count < 0)
         {
-            return _dense[first + label];
+            return data[node + 2 + label];
         }
 
-        for (int k = first, end = first + count; k < end; k++)
+        for (int k = node + 2, end = node + 2 + (2 * count); k < end; k += 2)
         {
-            byte l = _labels[k];
+            int l = data[k];
             if (l == label)
             {
-                return _targets[k];
+                return data[k + 1];
             }
 
             if (l > label)
@@ -145,8 +133,11 @@ internal sealed class SentencePieceTrie
         return -1;
     }
 
+    /// <summary>Whether some key is longer than the path to <paramref name="node"/>.</summary>
+    public bool HasChildren(int node) => _data[node + 1] != 0;
+
     /// <summary>The value of the key ending at <paramref name="node"/>, or -1.</summary>
-    public int Value(int node) => _value[node];
+    public int Value(int node) => _data[node];
 
     /// <summary>The value of an exact key, or -1.</summary>
     public int Find(ReadOnlySpan<byte> key)
@@ -161,6 +152,6 @@ internal sealed class SentencePieceTrie
             }
         }
 
-        return _value[node];
+        return _data[node];
     }
 }
