@@ -61,6 +61,22 @@ public class TokenizerRealGoldenTests
         GoldenAssert.BatchMatches(Tokenizers[fixture].Value, Batches[fixture].Value.Single(x => x.Name == name));
 
     [Fact]
+    public void BatchOnAllCoresEqualsOneByOneAndNamesTheFirstBadText()
+    {
+        DebertaTokenizerBase tokenizer = Tokenizers[Albert].Value;
+        List<string> texts = GoldenData.Cases(Albert).Take(300).Select(c => c.Text).ToList();
+        BatchEncoding batch = tokenizer.EncodeBatch(texts);
+        for (int i = 0; i < texts.Count; i++)
+        {
+            Assert.Equal(tokenizer.Encode(texts[i]).InputIds, batch.Encodings[i].InputIds);
+        }
+
+        var broken = texts.Select((t, i) => i is 170 or 250 ? null! : t).ToList();
+        var ex = Assert.Throws<TokenizerException>(() => tokenizer.EncodeBatch(broken));
+        Assert.Contains("texts[170]", ex.Message);
+    }
+
+    [Fact]
     public void AlbertVocabularyResolvesAsHuggingFace()
     {
         var t = (DebertaV2Tokenizer)Tokenizers[Albert].Value;
