@@ -7,8 +7,8 @@ internal readonly record struct SentencePieceSegment(int Start, int End, int Id)
 
 /// <summary>
 /// sentencepiece's model encoders (0.1.9x, the version HF's slow tokenizers run on): the unigram Viterbi of
-/// <c>unigram::Model::EncodeOptimized</c> and the BPE merge loop of <c>bpe::Model::Encode</c>, over normalized
-/// UTF-8, with the same float arithmetic and tie-breaking. Unknown-run merging and byte fallback happen afterwards
+/// <c>unigram::Model::EncodeOptimized</c>, the BPE merge loop of <c>bpe::Model::Encode</c> and the word and char
+/// models, over normalized UTF-8, with the same float arithmetic and tie-breaking. Unknown-run merging and byte fallback happen afterwards
 /// (sentencepiece's <c>PopulateSentencePieceText</c>), in the tokenizer.
 /// </summary>
 /// <remarks>Immutable and thread-safe; scratch memory is rented per call.</remarks>
@@ -22,7 +22,7 @@ internal sealed class SentencePieceEncoder
     private readonly double[] _candidateScores; // per id, as the unigram search adds it; NaN: not a candidate
     private readonly PieceType[] _types;
     private readonly int[] _byteIds;
-    private readonly bool _bpe;
+    private readonly int _modelType;
     private readonly float _maxScore;
     private readonly float _unkScore;
 
@@ -32,7 +32,7 @@ internal sealed class SentencePieceEncoder
         _userDefined = userDefined;
         UnkId = unkId;
         _byteIds = byteIds;
-        _bpe = model.ModelType == 2;
+        _modelType = model.ModelType;
         ByteFallback = model.ByteFallback;
         int n = model.Pieces.Count;
         _scores = new float[n];
@@ -169,13 +169,20 @@ internal sealed class SentencePieceEncoder
             return;
         }
 
-        if (_bpe)
+        switch (_modelType)
         {
-            EncodeBpe(normalized, output);
-        }
-        else
-        {
-            EncodeUnigram(normalized, output);
+            case 2:
+                EncodeBpe(normalized, output);
+                break;
+            case 3:
+                EncodeWords(normalized, output);
+                break;
+            case 4:
+                EncodeCharacters(normalized, output);
+                break;
+            default:
+                EncodeUnigram(normalized, output);
+                break;
         }
     }
 
@@ -381,6 +388,37 @@ internal sealed class SentencePieceEncoder
         for (int index = 0; index != -1; index = symbols[index].Next)
         {
             Resegment(symbols[index].Start, symbols[index].Length, all);
+        }
+    }
+
+    /// <summary><c>word::Model::Encode</c>: a piece starts at the beginning and at every '▁' (<c>SplitIntoWords</c>); each is looked up whole.</summary>
+    private void EncodeWords(ReadOnlySpan<byte> text, List<SentencePieceSegment> output)
+    {
+        int wordStart = 0;
+        for (int pos = 0; pos < text.Length;)
+        {
+            int length = Math.Min(OneCharLength(text[pos]), text.Length - pos);
+            bool space = length == 3 && text[pos] == 0xE2 && text[pos + 1] == 0x96 && text[pos + 2] == 0x81;
+            if (space && pos > 0)
+            {
+                output.Add(new SentencePieceSegment(wordStart, pos, PieceToId(text[wordStart..pos])));
+                wordStart = pos;
+            }
+
+            pos += length;
+        }
+
+        output.Add(new SentencePieceSegment(wordStart, text.Length, PieceToId(text[wordStart..])));
+    }
+
+    /// <summary><c>char::Model::Encode</c>: one character (or a whole user-defined piece) per piece, looked up.</summary>
+    private void EncodeCharacters(ReadOnlySpan<byte> text, List<SentencePieceSegment> output)
+    {
+        for (int pos = 0; pos < text.Length;)
+        {
+            int length = PrefixMatch(_userDefined, text[pos..], out _);
+            output.Add(new SentencePieceSegment(pos, pos + length, PieceToId(text.Slice(pos, length))));
+            pos += length;
         }
     }
 

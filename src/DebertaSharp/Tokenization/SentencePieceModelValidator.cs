@@ -6,7 +6,7 @@ namespace DebertaSharp.Tokenization;
 /// <summary>
 /// Checks a parsed <c>spm.model</c> at load, before anything is built from it: what sentencepiece's
 /// <c>ModelInterface::InitializePieces</c> refuses (empty or repeated pieces, no or two unknown pieces, byte pieces
-/// without <c>byte_fallback</c> or not all 256 of them), piece types and model types this encoder does not know,
+/// without <c>byte_fallback</c> or not all 256 of them), piece types and model types sentencepiece does not know,
 /// and a precompiled chars map whose trie or replacements point outside the blob.
 /// </summary>
 internal static class SentencePieceModelValidator
@@ -21,12 +21,11 @@ internal static class SentencePieceModelValidator
             throw new TokenizerException(Bad("it has no pieces"));
         }
 
-        if (model.ModelType is not (1 or 2))
+        if (model.ModelType is not (1 or 2 or 3 or 4))
         {
-            string name = model.ModelType switch { 3 => "word", 4 => "char", _ => "unknown" };
             throw new TokenizerException(
-                $"'{path}' is a SentencePiece model of type {model.ModelType.ToString(CultureInfo.InvariantCulture)} ({name}); " +
-                "only unigram (1) and BPE (2) models are supported.");
+                $"'{path}' is a SentencePiece model of type {model.ModelType.ToString(CultureInfo.InvariantCulture)}; " +
+                "sentencepiece knows unigram (1), BPE (2), word (3) and char (4).");
         }
 
         var seen = new Dictionary<string, int>(model.Pieces.Count, StringComparer.Ordinal);

@@ -5,8 +5,8 @@ using Xunit;
 namespace DebertaSharp.Tests.Tokenization;
 
 /// <summary>
-/// sentencepiece model types and options DeBERTa's published tokenizers do not use — BPE (model_type 2), byte
-/// fallback, user-defined symbols, case folding — against python sentencepiece 0.1.97 on Fixtures/spm-types
+/// sentencepiece model types and options DeBERTa's published tokenizers do not use — BPE (model_type 2), word (3),
+/// char (4), byte fallback, user-defined symbols, case folding — against python sentencepiece 0.1.97 on Fixtures/spm-types
 /// (see its README.md). HF's DebertaV2Tokenizer gives sentencepiece's ids for these (pieces → ids via PieceToId).
 /// </summary>
 public class SentencePieceModelTypeTests
@@ -18,6 +18,8 @@ public class SentencePieceModelTypeTests
     [InlineData("unigram-bytefallback")]
     [InlineData("bpe-bytefallback")]
     [InlineData("bpe")]
+    [InlineData("word")]
+    [InlineData("char")]
     public void MatchesSentencePiece(string model)
     {
         var tokenizer = DebertaV2Tokenizer.FromPretrained(Path.Combine(GoldenData.Folder("spm-types"), model));

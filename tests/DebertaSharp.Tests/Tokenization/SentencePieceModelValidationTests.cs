@@ -24,7 +24,7 @@ public class SentencePieceModelValidationTests
         { "byteWithoutFallback", "byte_fallback is false" },
         { "fallbackWithoutBytes", "no byte piece <0x00>" },
         { "badBytePiece", "not of the form <0xXX>" },
-        { "wordModel", "type 3 (word)" },
+        { "unknownModelType", "of type 7" },
         { "charsMapTrieSize", "does not fit" },
         { "charsMapReplacements", "outside the" },
     };
@@ -99,7 +99,7 @@ public class SentencePieceModelValidationTests
             case "byteWithoutFallback": pieces[10] = pieces[10] with { Piece = "<0x41>", Type = 6 }; break;
             case "fallbackWithoutBytes": trainerExtra.AddRange(Varint(35, 1)); break;
             case "badBytePiece": pieces[10] = pieces[10] with { Piece = "<0x4g>", Type = 6 }; trainerExtra.AddRange(Varint(35, 1)); break;
-            case "wordModel": trainerExtra.AddRange(Varint(3, 3)); break;
+            case "unknownModelType": trainerExtra.AddRange(Varint(3, 7)); break;
             case "charsMapTrieSize":
                 byte[] badSize = (byte[])charsMap.Clone();
                 BinaryPrimitives.WriteUInt32LittleEndian(badSize, (uint)charsMap.Length);

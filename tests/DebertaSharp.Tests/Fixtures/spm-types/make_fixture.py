@@ -25,6 +25,9 @@ models = {
                          "--user_defined_symbols=<br>"],
     "bpe": ["--model_type=bpe", "--vocab_size=500", "--character_coverage=0.995",
             "--normalization_rule_name=nmt_nfkc_cf", "--split_digits=true"],
+    "word": ["--model_type=word", "--vocab_size=600", "--normalization_rule_name=identity",
+             "--user_defined_symbols=<br>"],
+    "char": ["--model_type=char", "--vocab_size=70", "--character_coverage=0.9995", "--user_defined_symbols=<br>"],
 }
 for name, flags in models.items():
     os.makedirs(os.path.join(here, name), exist_ok=True)
