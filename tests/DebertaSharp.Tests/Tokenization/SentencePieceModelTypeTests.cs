@@ -47,6 +47,43 @@ public class SentencePieceModelTypeTests
         Assert.Equal(268, count);
     }
 
+    /// <summary>2,000 seeded random strings (Fixtures/spm-types/random.json.gz) on every model type and ALBERT's published model.</summary>
+    [Theory]
+    [InlineData("unigram-bytefallback")]
+    [InlineData("bpe-bytefallback")]
+    [InlineData("bpe")]
+    [InlineData("word")]
+    [InlineData("char")]
+    [InlineData("albert30k")]
+    public void RandomStringsMatchSentencePiece(string model)
+    {
+        using var gzip = new System.IO.Compression.GZipStream(
+            File.OpenRead(Path.Combine(GoldenData.Folder("spm-types"), "random.json.gz")), System.IO.Compression.CompressionMode.Decompress);
+        using JsonDocument doc = JsonDocument.Parse(gzip);
+        string folder = model == "albert30k"
+            ? GoldenData.Folder(TokenizerRealGoldenTests.Albert)
+            : Path.Combine(GoldenData.Folder("spm-types"), model);
+        var tokenizer = DebertaV2Tokenizer.FromPretrained(folder);
+        var options = new EncodeOptions { AddSpecialTokens = false };
+        string[] texts = doc.RootElement.GetProperty("texts").EnumerateArray().Select(t => t.GetString()!).ToArray();
+        var failures = new List<string>();
+        int i = 0;
+        foreach (JsonElement row in doc.RootElement.GetProperty("ids").GetProperty(model).EnumerateArray())
+        {
+            int[] expected = row.EnumerateArray().Select(v => v.GetInt32()).ToArray();
+            IReadOnlyList<int> actual = tokenizer.Encode(texts[i], options).InputIds;
+            if (!expected.SequenceEqual(actual))
+            {
+                failures.Add($"{JsonSerializer.Serialize(texts[i])}:\n  expected [{string.Join(", ", expected)}]\n  got      [{string.Join(", ", actual)}]");
+            }
+
+            i++;
+        }
+
+        Assert.True(failures.Count == 0, $"{failures.Count}/{i} strings differ:\n" + string.Join("\n", failures.Take(20)));
+        Assert.Equal(2000, i);
+    }
+
     [Fact]
     public void ByteFallbackCoversUnknownCharactersWithBytePieces()
     {
