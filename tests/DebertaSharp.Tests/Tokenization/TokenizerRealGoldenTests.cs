@@ -60,11 +60,13 @@ public class TokenizerRealGoldenTests
     public void BatchExampleMatchesHuggingFace(string fixture, string name) =>
         GoldenAssert.BatchMatches(Tokenizers[fixture].Value, Batches[fixture].Value.Single(x => x.Name == name));
 
-    [Fact]
-    public void BatchOnAllCoresEqualsOneByOneAndNamesTheFirstBadText()
+    [Theory]
+    [InlineData(Albert)]
+    [InlineData(Gpt2)]
+    public void BatchOnAllCoresEqualsOneByOneAndNamesTheFirstBadText(string fixture)
     {
-        DebertaTokenizerBase tokenizer = Tokenizers[Albert].Value;
-        List<string> texts = GoldenData.Cases(Albert).Take(300).Select(c => c.Text).ToList();
+        DebertaTokenizerBase tokenizer = Tokenizers[fixture].Value;
+        List<string> texts = GoldenData.Cases(fixture).Take(300).Select(c => c.Text).ToList();
         BatchEncoding batch = tokenizer.EncodeBatch(texts);
         for (int i = 0; i < texts.Count; i++)
         {
