@@ -291,8 +291,12 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
         }
     }
 
-    /// <summary>BERT's <c>_is_punctuation</c>: ASCII symbols and every Unicode P* category.</summary>
-    private static bool IsPunctuation(Rune rune)
+    /// <summary>
+    /// BERT's <c>_is_punctuation</c>: ASCII symbols and every Unicode P* category — as Python 3.11's <c>unicodedata</c>
+    /// (Unicode 14, what the HF reference outputs come from) sees it: punctuation assigned in Unicode 15 or 16, which
+    /// .NET already knows, is an unassigned code point there.
+    /// </summary>
+    internal static bool IsPunctuation(Rune rune)
     {
         int cp = rune.Value;
         if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
@@ -300,10 +304,18 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
             return true;
         }
 
-        return Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
+        bool punctuation = Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
             or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
             or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
+        return punctuation && !PunctuationAfterUnicode14.Any(r => cp >= r.First && cp <= r.Last);
     }
+
+    /// <summary>Punctuation .NET knows that Unicode 14 had not assigned (checked for every code point by PythonUnicodeTests).</summary>
+    private static readonly (int First, int Last)[] PunctuationAfterUnicode14 =
+    [
+        (0x1B4E, 0x1B4F), (0x1B7F, 0x1B7F), (0x10D6E, 0x10D6E), (0x113D4, 0x113D5), (0x113D7, 0x113D8), (0x11B00, 0x11B09),
+        (0x11BE1, 0x11BE1), (0x11F43, 0x11F4F), (0x16D6D, 0x16D6F), (0x1E5FF, 0x1E5FF),
+    ];
 
     /// <summary>HF's <c>SPMTokenizer.decode</c>: special tokens verbatim (with a space before a run of them), the rest through sentencepiece.</summary>
     private protected override string ConvertTokensToString(IReadOnlyList<string> tokens)

@@ -5,14 +5,50 @@ using Xunit;
 
 namespace DebertaSharp.Tests.Tokenization;
 
-/// <summary>HF's <c>do_lower_case</c> lower-casing against Python 3.11's <c>str.lower()</c> (Fixtures/python-lower, see its README.md).</summary>
-public class PythonLowerCaseTests
+/// <summary>
+/// HF's <c>do_lower_case</c> lower-casing and <c>split_by_punct</c> punctuation test against Python 3.11's
+/// <c>str.lower()</c> and <c>unicodedata.category</c> (Fixtures/python-unicode, see its README.md).
+/// </summary>
+public class PythonUnicodeTests
 {
+    [Fact]
+    public void PunctuationIsPythonsForEveryCodePoint()
+    {
+        var expected = new HashSet<int>();
+        foreach (string line in File.ReadLines(Path.Combine(GoldenData.Folder("python-unicode"), "punctuation.txt")))
+        {
+            string[] parts = line.Split(' ');
+            int first = int.Parse(parts[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            int last = int.Parse(parts[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            for (int cp = first; cp <= last; cp++)
+            {
+                expected.Add(cp);
+            }
+        }
+
+        Assert.Equal(828, expected.Count);
+        var wrong = new List<string>();
+        for (int cp = 0; cp <= 0x10FFFF; cp++)
+        {
+            if (cp is >= 0xD800 and <= 0xDFFF)
+            {
+                continue;
+            }
+
+            if (DebertaV2Tokenizer.IsPunctuation(new Rune(cp)) != expected.Contains(cp))
+            {
+                wrong.Add($"U+{cp:X4}: Python {expected.Contains(cp)}");
+            }
+        }
+
+        Assert.True(wrong.Count == 0, $"{wrong.Count} code points differ:\n" + string.Join("\n", wrong.Take(50)));
+    }
+
     [Fact]
     public void EveryCodePointLowersAsPython()
     {
         var expected = new Dictionary<int, string>();
-        foreach (string line in File.ReadLines(Path.Combine(GoldenData.Folder("python-lower"), "lower.txt")))
+        foreach (string line in File.ReadLines(Path.Combine(GoldenData.Folder("python-unicode"), "lower.txt")))
         {
             string[] parts = line.Split(' ');
             expected[int.Parse(parts[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture)] = string.Concat(
