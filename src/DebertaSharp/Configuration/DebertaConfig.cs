@@ -210,25 +210,28 @@ public sealed class DebertaConfig
         string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
         if (!File.Exists(path))
             throw new DebertaConfigurationException($"No config.json at '{path}'.");
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (IOException ex) { throw new DebertaConfigurationException($"Cannot read '{path}': {ex.Message}", ex); }
-        return Parse(text, path);
+        return Parse(StrictJson.ReadFile(path, MaxConfigBytes, ConfigError), path);
     }
 
+    /// <summary>The largest <c>config.json</c> accepted (16 MiB; real ones have a few kilobytes, a large id2label a few hundred).</summary>
+    public const long MaxConfigBytes = 16L << 20;
+
+    private static DebertaConfigurationException ConfigError(string message, Exception inner) =>
+        new DebertaConfigurationException(message, inner);
+
     /// <summary>Parses the JSON text of a <c>config.json</c>; <paramref name="source"/> names it in errors.</summary>
-    public static DebertaConfig Parse(string json, string source = "config.json")
+    public static DebertaConfig Parse(string json, string source = "config.json") =>
+        Parse(StrictJson.Encode(json, source, ConfigError), source);
+
+    /// <summary>
+    /// Parses the UTF-8 bytes of a <c>config.json</c> (strictly, see <see cref="StrictJson"/>: a key given twice is an
+    /// error naming it); <paramref name="source"/> names it in errors.
+    /// </summary>
+    private static DebertaConfig Parse(byte[] utf8, string source)
     {
-        JsonObject obj;
-        try
-        {
-            obj = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }) as JsonObject
-                  ?? throw new DebertaConfigurationException($"{source}: the top level must be a JSON object.");
-        }
-        catch (JsonException ex)
-        {
-            throw new DebertaConfigurationException($"{source}: not valid JSON ({ex.Message}).", ex);
-        }
+        // Trailing commas stay tolerated, as before; comments were never accepted.
+        JsonObject obj = StrictJson.ParseNode(utf8, source, ConfigError, lenient: true) as JsonObject
+                         ?? throw new DebertaConfigurationException($"{source}: the top level must be a JSON object.");
 
         var r = new Reader(obj, source);
         string modelType = r.String("model_type") ?? throw new DebertaConfigurationException(
