@@ -129,6 +129,13 @@ public abstract class DebertaPreTrainedModel : nn.Module
         }
     }
 
+    /// <summary>The head a model class has, for checks made before it is built; null where no check depends on it.</summary>
+    private static HeadKind? HeadOf(Type type) =>
+        type == typeof(DebertaForSequenceClassification) ? HeadKind.SequenceClassification
+        : type == typeof(DebertaForTokenClassification) ? HeadKind.TokenClassification
+        : type == typeof(DebertaForQuestionAnswering) ? HeadKind.QuestionAnswering
+        : null;
+
     /// <summary>Set while <see cref="LoadPretrained{T}(string, Func{DebertaConfig, CheckpointReader, T}, Device?, ScalarType?)"/> builds a model.</summary>
     [ThreadStatic] private static bool t_deferInitialization;
 
@@ -176,6 +183,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
         T model;
         using (var checkpoint = CheckpointReader.Open(folder))
         {
+            WeightLoader.CheckConfigFits(config, HeadOf(typeof(T)), checkpoint, Directory.Exists(folder) ? Path.Combine(folder, "config.json") : folder);
             // Build without HF's random initialisation (the checkpoint overwrites it), convert to the target dtype
             // before loading (so no second copy of the weights is made afterwards), read every tensor straight into
             // its parameter, then initialise only what the checkpoint lacks.
