@@ -86,7 +86,9 @@ public abstract class DebertaPreTrainedModel : nn.Module
     public DebertaOutput Forward(DebertaInputs inputs, bool outputHiddenStates = false, bool outputAttentions = false)
     {
         using var scope = NewDisposeScope();
-        var output = ForwardCore(inputs, outputHiddenStates, outputAttentions);
+        // Every tensor checked against this head before anything runs (int32 ids and labels become int64).
+        inputs = InputValidation.Prepare(Config, Head, inputs);
+        var output = ForwardCore(inputs with { Validated = true }, outputHiddenStates, outputAttentions);
         foreach (var (_, t) in output.NamedTensors()) t.MoveToOuterDisposeScope();
         return output;
     }

@@ -357,6 +357,7 @@ public sealed class DebertaForMultipleChoice : DebertaPreTrainedModel
             AttentionMask = Flat(inputs.AttentionMask),
             TokenTypeIds = Flat(inputs.TokenTypeIds),
             PositionIds = Flat(inputs.PositionIds),
+            Validated = inputs.Validated,
         };
         var (last, all, attentions) = deberta.Encode(flat, outputHiddenStates, outputAttentions);
         var logits = classifier.forward(dropout.forward(pooler.Forward(last))).view(-1, choices);   // [B, C]
