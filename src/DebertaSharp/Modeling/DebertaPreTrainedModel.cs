@@ -150,11 +150,21 @@ public abstract class DebertaPreTrainedModel : nn.Module
 
     /// <summary>
     /// Writes <c>config.json</c> and <c>model.safetensors</c> (HF layout, <c>__metadata__ {"format":"pt"}</c>) into
-    /// <paramref name="folder"/>, each atomically, so Python's <c>from_pretrained</c> reads it unchanged.
+    /// <paramref name="folder"/>, so Python's <c>from_pretrained</c> reads it unchanged. The folder is replaced as a
+    /// whole (see <see cref="AtomicFolder"/>): a reader, or a process killed mid-save, sees the old or the new model,
+    /// never the config of one with the weights of another. Other files in the folder (tokenizer files) are kept;
+    /// leftovers of an earlier killed save are cleaned up.
     /// </summary>
+    /// <exception cref="CheckpointException">The folder cannot be written; the message names it.</exception>
     public void SavePretrained(string folder)
     {
-        Directory.CreateDirectory(folder);
+        ArgumentNullException.ThrowIfNull(folder);
+        AtomicFolder.Replace(folder, WriteModelFiles, carryOver: true);
+    }
+
+    /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into an existing (new) folder.</summary>
+    internal void WriteModelFiles(string folder)
+    {
         var config = Config.Clone();
         config.Architectures = [ArchitectureName];
         config.TorchDtype = DType switch
