@@ -30,3 +30,24 @@ public class FuzzHarnessTests
         Assert.Equal(FuzzHarness.Mutate(data, new Random(7), text: true), FuzzHarness.Mutate(data, new Random(7), text: true));
     }
 }
+
+/// <summary>The README's long fuzz command names the built test assembly and parses; run here for two seconds.</summary>
+[Collection(SerialTorchRng.Name)]
+public class FuzzReadmeCommandTests
+{
+    [Fact]
+    public void ReadmeFuzzCommandRuns()
+    {
+        string repo = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
+        string readme = File.ReadAllText(Path.Combine(repo, "README.md"));
+        string line = readme.Split('\n').Single(l => l.StartsWith("dotnet tests/DebertaSharp.Tests/bin/", StringComparison.Ordinal) && l.Contains(" fuzz "));
+        var words = line.Trim().Split(' ');
+        Assert.Equal(Path.GetFullPath(typeof(Program).Assembly.Location), Path.GetFullPath(Path.Combine(repo, words[1])));
+        var args = words[2..].ToArray();
+        args[Array.IndexOf(args, "--seconds") + 1] = "2";
+        var output = new StringWriter();
+        Assert.Equal("fuzz", args[0]);
+        Assert.Equal(0, FuzzHarness.RunFromCommandLine(args[1..], output));
+        Assert.Contains("0 findings", output.ToString());
+    }
+}
