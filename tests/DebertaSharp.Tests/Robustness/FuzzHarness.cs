@@ -36,6 +36,9 @@ internal static class FuzzHarness
         ["2147483647", "2147483646", "-2147483648", "-1", "0", "4294967296", "9223372036854775807", "1e400", "-0", "1.5", "null", "true",
          "\"\\ud800\"", "\"\\udc00x\"", "\"\"", "[]", "{}", "[[[[[[[[", "\"\u00e9\"", "NaN"];
 
+    // Before Targets: static initialisers run in order.
+    private static readonly string DataFolderPath = Path.Combine(Path.GetTempPath(), $"debertasharp-fuzz-data-{Environment.ProcessId}");
+
     public static IReadOnlyList<Target> Targets { get; } =
     [
         new("safetensors", Golden("deberta-v3-heads", "seqcls"), ["model.safetensors"], ReadCheckpoint),
@@ -65,6 +68,7 @@ internal static class FuzzHarness
         string work = Path.Combine(Path.GetTempPath(), $"debertasharp-fuzz-{Guid.NewGuid():N}");
         try
         {
+            DataFolder(); // the data targets' fixture, removed at the end of the previous run
             long perTargetTicks = budget.Ticks / Math.Max(1, targets.Count);
             foreach (var (target, index) in targets.Select((t, i) => (t, i)))
             {
@@ -113,7 +117,8 @@ internal static class FuzzHarness
         }
         finally
         {
-            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+            foreach (var folder in new[] { work, DataFolderPath })
+                try { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); } catch (IOException) { }
         }
         return new Report(cases, refused, findings, peak);
     }
@@ -168,11 +173,11 @@ internal static class FuzzHarness
         tokenizer.Decode(encoding.InputIds);
     }
 
-    /// <summary>A folder of small valid data files, written once per process.</summary>
+    /// <summary>A folder of small valid data files, written when first needed (and removed at the end of each run).</summary>
     private static string DataFolder()
     {
-        string folder = Path.Combine(Path.GetTempPath(), $"debertasharp-fuzz-data-{Environment.ProcessId}");
-        if (Directory.Exists(folder)) return folder;
+        string folder = DataFolderPath;
+        if (File.Exists(Path.Combine(folder, "squad.json"))) return folder;
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "train.jsonl"), "{\"text\": \"good film\", \"label\": \"pos\"}\n{\"text\": \"bad\", \"label\": \"neg\"}\n{\"text\": \"ok \\u00e9\", \"label\": \"pos\", \"extra\": [1, 2]}\n");
         File.WriteAllText(Path.Combine(folder, "train.csv"), "text,label\n\"good, film\",pos\nbad,neg\n\"say \"\"hi\"\"\",pos\n");
