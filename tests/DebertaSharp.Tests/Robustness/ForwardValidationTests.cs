@@ -77,6 +77,8 @@ public class ForwardValidationTests
         Fails(model, new DebertaInputs(ids.to(ScalarType.Float32)), "input_ids must be int64");
         Fails(model, new DebertaInputs(ids) { TokenTypeIds = zeros(2, 6) }, "token_type_ids must be int64");
         Fails(model, new DebertaInputs(ids) { PositionIds = zeros(2, 6) }, "position_ids must be int64");
+        var e = Assert.Throws<DebertaInputException>(() => { using var _ = model.ForwardMaskedTargets(new DebertaInputs(ids) { Labels = full(2, 6, 500L, dtype: ScalarType.Int64) }); });
+        Assert.Contains("labels value 500", e.Message);
     }
 
     [Fact]
