@@ -73,7 +73,7 @@ internal static partial class AtomicFolder
             return;
         }
         string old;
-        if (OperatingSystem.IsLinux() && RenameAt2(AtFdCwd, temp, AtFdCwd, full, RenameExchange) == 0)
+        if (TryExchange(temp, full))
         {
             old = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.old-{Guid.NewGuid():N}");
             Directory.Move(temp, old); // temp now holds the old content
@@ -94,6 +94,20 @@ internal static partial class AtomicFolder
         }
         if (carryOver) MoveMissingEntries(old, full);
         TryDelete(old);
+    }
+
+    /// <summary>Swaps two existing paths in one step (Linux 3.15+, glibc 2.28+); false where that is not available.</summary>
+    private static bool TryExchange(string a, string b)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            return RenameAt2(AtFdCwd, a, AtFdCwd, b, RenameExchange) == 0; // EINVAL/ENOSYS on file systems without it
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

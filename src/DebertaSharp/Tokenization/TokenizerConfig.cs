@@ -95,8 +95,8 @@ internal sealed class TokenizerConfig
         return config;
     }
 
-    /// <summary>The largest tokenizer JSON file accepted (1 GiB; a 250k-entry vocab.json has a few MB).</summary>
-    public const long MaxJsonBytes = 1L << 30;
+    /// <summary>The largest tokenizer JSON file accepted (256 MiB; a 250k-entry vocab.json has a few MB).</summary>
+    public const long MaxJsonBytes = 256L << 20;
 
     /// <summary>
     /// Reads a tokenizer JSON file through <see cref="StrictJson"/> (bad UTF-8, lone surrogates, duplicate keys are
