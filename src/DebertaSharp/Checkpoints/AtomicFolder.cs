@@ -191,5 +191,12 @@ internal static partial class AtomicFolder
         }
     }
 
-    private static string Normalize(string folder) => Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+    // A folder given through a symbolic link is replaced where the link points, so the link keeps working.
+    private static string Normalize(string folder)
+    {
+        string full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+        return Directory.Exists(full) && Directory.ResolveLinkTarget(full, returnFinalTarget: true) is { } target
+            ? Path.GetFullPath(target.FullName).TrimEnd(Path.DirectorySeparatorChar)
+            : full;
+    }
 }

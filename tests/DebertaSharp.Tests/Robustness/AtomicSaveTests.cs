@@ -98,6 +98,20 @@ public class AtomicSaveTests
     }
 
     [Fact]
+    public void SavingThroughASymbolicLinkReplacesItsTarget()
+    {
+        using var tmp = new TempDir();
+        string real = Path.Combine(tmp.Path, "real");
+        string link = Path.Combine(tmp.Path, "link");
+        using (var model = Program.Generation(0)) model.SavePretrained(real);
+        Directory.CreateSymbolicLink(link, real);
+        using (var model = Program.Generation(1)) model.SavePretrained(link);
+        Assert.NotNull(new DirectoryInfo(link).LinkTarget);
+        using var loaded = DebertaForSequenceClassification.FromPretrained(real);
+        Assert.Equal(1, GenerationOf(loaded));
+    }
+
+    [Fact]
     public void AnOldFolderLeftAsideByAKillIsPutBack()
     {
         using var tmp = new TempDir();
