@@ -133,6 +133,11 @@ internal sealed class FastPipeline
                 }
             }
         }
+
+        foreach (bool addPrefixSpace in PostProcessor?.OffsetTrims ?? [])
+        {
+            PostProcessors.TrimOffsets(output, text, addPrefixSpace);
+        }
     }
 }
 

@@ -324,9 +324,17 @@ internal sealed class BpeModel : ITokenizerModel
             rank++;
         }
 
+        string? suffix = node.String("end_of_word_suffix");
+        bool byteFallback = node.Bool("byte_fallback", false);
+        if (byteFallback && (!string.IsNullOrEmpty(prefix) || !string.IsNullOrEmpty(suffix)))
+        {
+            // The Rust library byte-encodes the prefix/suffix too and gives those bytes offsets past the word.
+            throw node.Error("byte_fallback together with a non-empty continuing_subword_prefix or end_of_word_suffix is not supported.");
+        }
+
         return new BpeModel(
-            vocab, merges, node.String("unk_token"), prefix, node.String("end_of_word_suffix"),
-            node.Bool("fuse_unk", false), node.Bool("byte_fallback", false), node.Bool("ignore_merges", false));
+            vocab, merges, node.String("unk_token"), prefix, suffix,
+            node.Bool("fuse_unk", false), byteFallback, node.Bool("ignore_merges", false));
     }
 
     public int? TokenToId(string token) => _vocab.TryGetValue(token, out int id) ? id : null;

@@ -180,49 +180,209 @@ internal sealed class ReplaceNormalizer(TextPattern pattern, string content) : I
 }
 
 /// <summary>
-/// NFC / NFD / NFKC / NFKD. Each run of a starter and the marks after it is normalized on its own; its output
-/// characters replace its input characters one by one, surplus ones count as insertions, a shortfall is removed
-/// after the last one (the alignment HF's unicode-normalization-alignments produces for the common cases).
+/// NFC / NFD / NFKC / NFKD with the alignment of HF's unicode-normalization-alignments: every character is decomposed
+/// on its own (its first output character replaces it, the others are insertions), marks are put in canonical order
+/// (their changes travel with them), and for NFC / NFKC a character composed into the starter before it is removed,
+/// the starter taking its change minus one. Characters whose decomposition came after the Unicode version of that
+/// crate's tables (Unicode 11) are left as they are, as the Rust library leaves them.
 /// </summary>
 internal sealed class UnicodeNormalizer(NormalizationForm form) : INormalizer
 {
+    // Code points with a canonical / compatibility decomposition newer than Unicode 11 (found by running every code point
+    // through the Rust library's NFD / NFKD normalizers against ICU 78 / Unicode 17).
+    private static readonly (int First, int Last)[] NewerCanonical =
+    [
+        (0x105C9, 0x105C9), (0x105E4, 0x105E4), (0x11383, 0x11383), (0x11385, 0x11385), (0x1138E, 0x1138E), (0x11391, 0x11391),
+        (0x113C5, 0x113C5), (0x113C7, 0x113C8), (0x11938, 0x11938), (0x16121, 0x16128), (0x16D68, 0x16D6A),
+    ];
+
+    private static readonly (int First, int Last)[] NewerCompatibility =
+    [
+        (0x32FF, 0x32FF), (0xA7F1, 0xA7F4), (0xAB69, 0xAB69), (0x105C9, 0x105C9), (0x105E4, 0x105E4), (0x10781, 0x10785),
+        (0x10787, 0x107B0), (0x107B2, 0x107BA), (0x11383, 0x11383), (0x11385, 0x11385), (0x1138E, 0x1138E), (0x11391, 0x11391),
+        (0x113C5, 0x113C5), (0x113C7, 0x113C8), (0x11938, 0x11938), (0x16121, 0x16128), (0x16D68, 0x16D6A), (0x1CCD6, 0x1CCF9),
+        (0x1E030, 0x1E06D), (0x1F16C, 0x1F16C), (0x1FBF0, 0x1FBF9),
+    ];
+
+    private readonly bool _compose = form is NormalizationForm.FormC or NormalizationForm.FormKC;
+    private readonly NormalizationForm _decompose = form is NormalizationForm.FormC or NormalizationForm.FormD
+        ? NormalizationForm.FormD
+        : NormalizationForm.FormKD;
+
     public void Normalize(NormalizedText text)
     {
         string s = text.Text;
-        if (s.IsNormalized(form))
+        if (IsNormalized(s, form))
         {
             return;
         }
 
-        var dest = new List<(int, int)>(s.Length + 8);
-        int i = 0;
-        while (i < s.Length)
+        (int, int)[] newer = _decompose == NormalizationForm.FormD ? NewerCanonical : NewerCompatibility;
+        var dest = new List<(int Rune, int Change)>(s.Length + 8);
+        var chunk = new List<(int Rune, int Change)>();
+        foreach ((_, Rune r) in text.Runes())
         {
-            int end = i + NormalizedText.RuneLength(s, i);
-            while (end < s.Length && !IsChunkStart(Rune.GetRuneAt(s, end)))
+            if (InRanges(r.Value, newer))
             {
-                end += NormalizedText.RuneLength(s, end);
+                Flush(chunk, dest);
+                dest.Add((r.Value, 0));
+                continue;
             }
 
-            string chunk = s[i..end];
-            int n = chunk.EnumerateRunes().Count();
-            Rune[] output = [.. chunk.Normalize(form).EnumerateRunes()];
-            int m = output.Length;
-            for (int k = 0; k < m; k++)
+            // Runs start at decomposed starters, so that a mark or jamo from the next input character still composes.
+            int k = 0;
+            foreach (Rune d in Normalize(r.ToString(), _decompose).EnumerateRunes())
             {
-                int change = k < n ? 0 : 1;
-                if (m < n && k == m - 1)
+                if (IsChunkStart(d))
                 {
-                    change = m - n;
+                    Flush(chunk, dest);
                 }
 
-                dest.Add((output[k].Value, change));
+                chunk.Add((d.Value, k++ == 0 ? 0 : 1));
             }
-
-            i = end;
         }
 
+        Flush(chunk, dest);
         text.Transform(dest, 0);
+    }
+
+    /// <summary>Canonical reordering (and composition) of one starter-and-marks run of decomposed characters.</summary>
+    private void Flush(List<(int Rune, int Change)> chunk, List<(int Rune, int Change)> dest)
+    {
+        if (chunk.Count == 0)
+        {
+            return;
+        }
+
+        string joined = string.Concat(chunk.Select(c => char.ConvertFromUtf32(c.Rune)));
+        int[] ordered = [.. Normalize(joined, NormalizationForm.FormD).EnumerateRunes().Select(r => r.Value)];
+        var items = Match(chunk, ordered);
+        if (_compose)
+        {
+            int[] composed = [.. Normalize(joined, NormalizationForm.FormC).EnumerateRunes().Select(r => r.Value)];
+            if (composed.Length < items.Count)
+            {
+                // composed[0] comes from items[0] and what it absorbed; the rest are kept items, in order.
+                var keptIndex = new List<int>();
+                int p = 1;
+                for (int i = 1; i < composed.Length; i++)
+                {
+                    while (p < items.Count && items[p].Rune != composed[i])
+                    {
+                        p++;
+                    }
+
+                    keptIndex.Add(Math.Min(p, items.Count - 1));
+                    p++;
+                }
+
+                int change = items[0].Change;
+                for (int i = 1; i < items.Count; i++)
+                {
+                    if (!keptIndex.Contains(i))
+                    {
+                        change += items[i].Change - 1;
+                    }
+                }
+
+                var result = new List<(int, int)> { (composed[0], change) };
+                for (int i = 1; i < composed.Length; i++)
+                {
+                    result.Add((composed[i], items[keptIndex[i - 1]].Change));
+                }
+
+                items = result;
+            }
+            else if (composed.Length == items.Count)
+            {
+                items = [.. items.Select((x, i) => (composed[i], x.Change))];
+            }
+        }
+
+        dest.AddRange(items);
+        chunk.Clear();
+    }
+
+    /// <summary>The chunk's entries in canonical order: each ordered character takes the first unused equal entry.</summary>
+    private static List<(int Rune, int Change)> Match(List<(int Rune, int Change)> chunk, int[] ordered)
+    {
+        if (ordered.Length != chunk.Count)
+        {
+            return [.. ordered.Select((r, i) => (r, i < chunk.Count ? chunk[i].Change : 1))];
+        }
+
+        var used = new bool[chunk.Count];
+        var result = new List<(int, int)>(chunk.Count);
+        foreach (int r in ordered)
+        {
+            int j = 0;
+            while (j < chunk.Count && (used[j] || chunk[j].Rune != r))
+            {
+                j++;
+            }
+
+            if (j == chunk.Count)
+            {
+                return [.. ordered.Select((x, i) => (x, chunk[i].Change))];
+            }
+
+            used[j] = true;
+            result.Add((r, chunk[j].Change));
+        }
+
+        return result;
+    }
+
+    private static bool InRanges(int c, (int First, int Last)[] ranges)
+    {
+        foreach ((int first, int last) in ranges)
+        {
+            if (c >= first && c <= last)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // .NET refuses strings with noncharacters (U+FFFE, U+FDD0, ...); normalization leaves those alone.
+    private static bool IsNormalized(string s, NormalizationForm form)
+    {
+        try
+        {
+            return s.IsNormalized(form);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static string Normalize(string chunk, NormalizationForm form)
+    {
+        try
+        {
+            return chunk.Normalize(form);
+        }
+        catch (ArgumentException)
+        {
+            var sb = new StringBuilder(chunk.Length);
+            foreach (Rune r in chunk.EnumerateRunes())
+            {
+                string one = r.ToString();
+                try
+                {
+                    sb.Append(one.Normalize(form));
+                }
+                catch (ArgumentException)
+                {
+                    sb.Append(one);
+                }
+            }
+
+            return sb.ToString();
+        }
     }
 
     /// <summary>A code point that starts a new normalization chunk: neither a mark nor a Hangul medial/final jamo.</summary>

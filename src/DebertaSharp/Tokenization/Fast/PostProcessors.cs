@@ -9,6 +9,12 @@ internal interface IPostProcessor
     /// <summary>Number of tokens it adds to a single text or a pair.</summary>
     int AddedTokens(bool pair);
 
+    /// <summary>
+    /// The byte-level offset trims it applies (one <c>add_prefix_space</c> flag per trimming step). They are applied
+    /// per sequence before truncation, where the text is known: the Rust library counts the trimmed spaces in code points.
+    /// </summary>
+    IEnumerable<bool> OffsetTrims { get; }
+
     /// <summary>HF <c>process_encodings</c>: one list per sequence in, the (possibly merged) lists out.</summary>
     List<List<EncodedItem>> Process(List<List<EncodedItem>> encodings, bool addSpecialTokens);
 }
@@ -62,14 +68,33 @@ internal static class PostProcessors
         return (parts[0].AsString(), parts[1].AsIndex());
     }
 
-    /// <summary>HF's byte-level <c>process_offsets</c>: offsets lose the leading/trailing spaces ('Ġ') of their token.</summary>
-    public static List<EncodedItem> TrimOffsets(List<EncodedItem> encoding, bool addPrefixSpace)
+    /// <summary>
+    /// HF's byte-level <c>process_offsets</c> on one sequence: offsets lose the leading/trailing spaces ('Ġ') of their
+    /// token, counted in code points of <paramref name="text"/> (the offsets are UTF-16).
+    /// </summary>
+    public static void TrimOffsets(List<TokenPiece> pieces, string text, bool addPrefixSpace)
     {
-        var result = new List<EncodedItem>(encoding.Count);
-        for (int i = 0; i < encoding.Count; i++)
+        // toPoint[u] = code points before UTF-16 index u; toUnit[c] = UTF-16 index of code point c.
+        var toPoint = new int[text.Length + 1];
+        var toUnit = new List<int>(text.Length + 1);
+        for (int u = 0; u < text.Length;)
         {
-            EncodedItem t = encoding[i];
-            static bool IsSpace(char c) => c == '\u0120' || char.IsWhiteSpace(c);
+            int n = NormalizedText.RuneLength(text, u);
+            for (int k = 0; k < n; k++)
+            {
+                toPoint[u + k] = toUnit.Count;
+            }
+
+            toUnit.Add(u);
+            u += n;
+        }
+
+        toPoint[text.Length] = toUnit.Count;
+        toUnit.Add(text.Length);
+        static bool IsSpace(char c) => c == '\u0120' || char.IsWhiteSpace(c);
+        for (int i = 0; i < pieces.Count; i++)
+        {
+            TokenPiece t = pieces[i];
             int leading = 0;
             while (leading < t.Token.Length && IsSpace(t.Token[leading]))
             {
@@ -82,7 +107,12 @@ internal static class PostProcessors
                 trailing++;
             }
 
-            int start = t.Start, end = t.End;
+            if (leading == 0 && trailing == 0)
+            {
+                continue;
+            }
+
+            int start = toPoint[t.Start], end = toPoint[t.End];
             if (leading > 0)
             {
                 bool first = i == 0 || start == 0;
@@ -99,10 +129,8 @@ internal static class PostProcessors
                 end = Math.Max(end - trailing, start);
             }
 
-            result.Add(t with { Start = start, End = end });
+            pieces[i] = t with { Start = toUnit[start], End = toUnit[end] };
         }
-
-        return result;
     }
 }
 
@@ -149,6 +177,8 @@ internal sealed class TemplateProcessor : IPostProcessor
         return new TemplateProcessor(single, pair, specials);
     }
 
+    public IEnumerable<bool> OffsetTrims => [];
+
     public int AddedTokens(bool pair) =>
         (pair ? _pair : _single).Where(p => p.Special is not null).Sum(p => _specials[p.Special!].Ids.Length);
 
@@ -184,24 +214,10 @@ internal sealed class TemplateProcessor : IPostProcessor
     private static List<Piece> ReadTemplate(JsonNode node, Dictionary<string, (int[], string[])> specials)
     {
         var pieces = new List<Piece>();
-        if (node.Element.ValueKind == System.Text.Json.JsonValueKind.String)
-        {
-            foreach (string part in node.AsString().Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            {
-                pieces.Add(Check(Parse(part, node), node, specials));
-            }
-
-            return pieces;
-        }
-
         foreach (JsonNode item in node.Items())
         {
             Piece piece;
-            if (item.Element.ValueKind == System.Text.Json.JsonValueKind.String)
-            {
-                piece = Parse(item.AsString(), item);
-            }
-            else if (item.Child("SpecialToken") is JsonNode st)
+            if (item.Child("SpecialToken") is JsonNode st)
             {
                 piece = new Piece(st.RequiredString("id"), 0, st.Int("type_id") ?? 0);
             }
@@ -231,26 +247,6 @@ internal sealed class TemplateProcessor : IPostProcessor
             ? throw node.Error($"special token '{name}' is used in the template but missing from special_tokens.")
             : piece;
 
-    /// <summary>The string form <c>"$A:0"</c>, <c>"$B"</c>, <c>"[CLS]:1"</c>.</summary>
-    private static Piece Parse(string s, JsonNode item)
-    {
-        int colon = s.LastIndexOf(':');
-        int type = 0;
-        if (colon > 0 && int.TryParse(s.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int t))
-        {
-            type = t;
-            s = s[..colon];
-        }
-
-        return s switch
-        {
-            "$A" or "$a" => new Piece(null, 0, type),
-            "$B" or "$b" => new Piece(null, 1, type),
-            _ when s.StartsWith('$') => throw item.Error($"template piece '{s}' is not $A or $B."),
-            _ => new Piece(s, 0, type),
-        };
-    }
-
     private sealed record Piece(string? Special, int Sequence, int TypeId);
 }
 
@@ -258,6 +254,8 @@ internal sealed class TemplateProcessor : IPostProcessor
 internal sealed class BertProcessor((string Token, int Id) cls, (string Token, int Id) sep) : IPostProcessor
 {
     public int AddedTokens(bool pair) => pair ? 3 : 2;
+
+    public IEnumerable<bool> OffsetTrims => [];
 
     public List<List<EncodedItem>> Process(List<List<EncodedItem>> encodings, bool addSpecialTokens)
     {
@@ -289,13 +287,14 @@ internal sealed class RobertaProcessor((string Token, int Id) cls, (string Token
 {
     public int AddedTokens(bool pair) => pair ? 4 : 2;
 
+    public IEnumerable<bool> OffsetTrims => trimOffsets ? [addPrefixSpace] : [];
+
     public List<List<EncodedItem>> Process(List<List<EncodedItem>> encodings, bool addSpecialTokens)
     {
         var typed = new List<List<EncodedItem>>();
         foreach (List<EncodedItem> e in encodings)
         {
-            List<EncodedItem> t = trimOffsets ? PostProcessors.TrimOffsets(e, addPrefixSpace) : e;
-            typed.Add(t.ConvertAll(x => x with { TypeId = 0 }));
+            typed.Add(e.ConvertAll(x => x with { TypeId = 0 }));
         }
 
         if (!addSpecialTokens)
@@ -321,13 +320,16 @@ internal sealed class ByteLevelProcessor(bool trimOffsets, bool addPrefixSpace) 
 {
     public int AddedTokens(bool pair) => 0;
 
-    public List<List<EncodedItem>> Process(List<List<EncodedItem>> encodings, bool addSpecialTokens) =>
-        trimOffsets ? encodings.ConvertAll(e => PostProcessors.TrimOffsets(e, addPrefixSpace)) : encodings;
+    public IEnumerable<bool> OffsetTrims => trimOffsets ? [addPrefixSpace] : [];
+
+    public List<List<EncodedItem>> Process(List<List<EncodedItem>> encodings, bool addSpecialTokens) => encodings;
 }
 
 internal sealed class SequenceProcessor(IReadOnlyList<IPostProcessor> parts) : IPostProcessor
 {
     public int AddedTokens(bool pair) => parts.Sum(p => p.AddedTokens(pair));
+
+    public IEnumerable<bool> OffsetTrims => parts.SelectMany(p => p.OffsetTrims);
 
     public List<List<EncodedItem>> Process(List<List<EncodedItem>> encodings, bool addSpecialTokens)
     {

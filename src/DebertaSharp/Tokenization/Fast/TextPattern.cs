@@ -157,10 +157,13 @@ internal sealed class TextPattern
             or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
     }
 
-    /// <summary>Rust regex's Unicode <c>\w</c>: letters, marks, decimal digits, connector punctuation, joiners.</summary>
+    /// <summary>Rust regex's Unicode <c>\w</c>: Alphabetic (letters, letter numbers, circled/squared letters), marks, decimal digits, connector punctuation, joiners.</summary>
     public static bool IsWordChar(Rune r)
     {
-        if (r.Value is 0x200C or 0x200D)
+        // Joiners, and the symbols that are Other_Alphabetic (circled and squared Latin letters).
+        int c = r.Value;
+        if (c is 0x200C or 0x200D || (c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149)
+            || (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189))
         {
             return true;
         }

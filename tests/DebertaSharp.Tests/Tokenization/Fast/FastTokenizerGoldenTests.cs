@@ -34,3 +34,68 @@ public class FastTokenizerGoldenTests
         Assert.True(failures.Count == 0, $"{failures.Count}/{cases.Count} cases differ:\n" + string.Join("\n", failures.Take(15)));
     }
 }
+
+/// <summary>
+/// Hand-made tokenizer.json files for the components DeBERTa's converters do not use (see handmade/README.txt), against
+/// the Rust library on 830 strings each.
+/// </summary>
+public class FastTokenizerHandmadeTests
+{
+    [Theory]
+    [InlineData("bert-wordpiece-bpe", "[CLS]", "[SEP]", "[UNK]")]
+    [InlineData("roberta-bytefallback-bpe", "<s>", "</s>", "<unk>")]
+    [InlineData("unigram-bytefallback", "[CLS]", "[SEP]", "[UNK]")]
+    [InlineData("bytelevel-prefix", "[CLS]", "[SEP]", "[UNK]")]
+    [InlineData("unigram-split-invert", "[CLS]", "[SEP]", "[UNK]")]
+    [InlineData("suffix-bpe", "[CLS]", "[SEP]", "[UNK]")]
+    public void MatchesTheRustLibrary(string name, string cls, string sep, string unk)
+    {
+        using HandmadeFolder folder = HandmadeFolder.Create(name, cls, sep, unk);
+        DebertaTokenizerFast tokenizer = DebertaTokenizerFast.FromPretrained(folder.Path);
+        var failures = new List<string>();
+        IReadOnlyList<RustCase> cases = FastGoldenData.CasesOf(Path.Combine(FastGoldenData.Folder("handmade"), name + ".expected.json.gz"));
+        foreach (RustCase c in cases)
+        {
+            string? with = FastGoldenData.Compare(c.WithSpecial, tokenizer.Encode(c.Text, c.TextPair), c.Text, c.TextPair, full: true);
+            string? without = FastGoldenData.Compare(
+                c.WithoutSpecial, tokenizer.Encode(c.Text, c.TextPair, new EncodeOptions { AddSpecialTokens = false }), c.Text, c.TextPair, full: false);
+            if (with is not null || without is not null)
+            {
+                failures.Add($"#{c.Index} {System.Text.Json.JsonSerializer.Serialize(c.Text.Length > 80 ? c.Text[..80] : c.Text)}{(c.TextPair is null ? "" : " + pair")}: {with ?? "(with specials ok)"} | {without ?? "(without ok)"}");
+            }
+        }
+
+        Assert.Equal(830, cases.Count);
+        Assert.True(failures.Count == 0, $"{failures.Count}/{cases.Count} cases differ:\n" + string.Join("\n", failures.Take(15)));
+    }
+}
+
+/// <summary>A temporary folder holding one hand-made file as tokenizer.json and a tokenizer_config.json naming its roles.</summary>
+internal sealed class HandmadeFolder : IDisposable
+{
+    private HandmadeFolder(string path) => Path = path;
+
+    public string Path { get; }
+
+    public static HandmadeFolder Create(string name, string cls, string sep, string unk)
+    {
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "debertasharp-fast-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        File.Copy(System.IO.Path.Combine(FastGoldenData.Folder("handmade"), name + ".json"), System.IO.Path.Combine(path, "tokenizer.json"));
+        File.WriteAllText(
+            System.IO.Path.Combine(path, "tokenizer_config.json"),
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["cls_token"] = cls, ["sep_token"] = sep, ["unk_token"] = unk, ["bos_token"] = cls, ["eos_token"] = sep }));
+        return new HandmadeFolder(path);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
