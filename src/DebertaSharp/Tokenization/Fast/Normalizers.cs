@@ -554,6 +554,12 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
             return false;
         }
 
+        // Noncharacters (U+FDD0..U+FDEF, U+xxFFFE/F) are not "other" in the Rust library's category tables.
+        if ((r.Value >= 0xFDD0 && r.Value <= 0xFDEF) || (r.Value & 0xFFFE) == 0xFFFE)
+        {
+            return false;
+        }
+
         return Rune.GetUnicodeCategory(r) is UnicodeCategory.Control or UnicodeCategory.Format
             or UnicodeCategory.PrivateUse or UnicodeCategory.Surrogate or UnicodeCategory.OtherNotAssigned;
     }

@@ -43,6 +43,7 @@ public class FastTokenizerHandmadeTests
 {
     [Theory]
     [InlineData("bert-wordpiece-bpe", "[CLS]", "[SEP]", "[UNK]")]
+    [InlineData("bert-normalizer", "[CLS]", "[SEP]", "[UNK]")]
     [InlineData("roberta-bytefallback-bpe", "<s>", "</s>", "<unk>")]
     [InlineData("unigram-bytefallback", "[CLS]", "[SEP]", "[UNK]")]
     [InlineData("bytelevel-prefix", "[CLS]", "[SEP]", "[UNK]")]

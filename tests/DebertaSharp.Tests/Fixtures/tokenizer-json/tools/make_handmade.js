@@ -31,6 +31,14 @@ const letters = 'abcdefghijklmnopqrstuvwxyz0123456789'.split('');
   });
 }
 
+// 1b. The same model behind BertNormalizer (clean text, CJK spacing, accents stripped by lowercase) and BertPreTokenizer.
+{
+  const bert = JSON.parse(fs.readFileSync(path.join(out, 'bert-wordpiece-bpe.json'), 'utf8'));
+  bert.normalizer = { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true };
+  bert.pre_tokenizer = { type: 'BertPreTokenizer' };
+  write('bert-normalizer.json', bert);
+}
+
 // 2. NFKC + Lowercase + Replace, Split(regex digits) + Punctuation(contiguous) + WhitespaceSplit, BPE with </w> suffix,
 //    byte fallback and ignore_merges, RobertaProcessing; added tokens with lstrip / rstrip / single_word / normalized.
 {
