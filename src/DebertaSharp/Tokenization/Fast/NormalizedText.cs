@@ -80,40 +80,13 @@ internal sealed class NormalizedText
     /// </summary>
     public void Transform(IReadOnlyList<(int Rune, int Change)> dest, int initialOffset)
     {
-        // Unit index of each character start of the old text, plus its end.
-        var starts = new List<int>(_text.Length + 1);
-        for (int i = 0; i < _text.Length; i += RuneLength(_text, i))
+        int skip = 0;
+        for (int k = 0; k < initialOffset && skip < _text.Length; k++)
         {
-            starts.Add(i);
+            skip += RuneLength(_text, skip);
         }
 
-        starts.Add(_text.Length);
-        var text = new StringBuilder(_text.Length + 8);
-        var align = new List<(int, int)>(_text.Length + 8);
-        int p = initialOffset;
-        foreach ((int rune, int change) in dest)
-        {
-            (int, int) a;
-            if (change > 0)
-            {
-                a = p < 1 ? (OriginalStart, OriginalStart) : _align[starts[p] - 1];
-            }
-            else
-            {
-                a = _align[starts[p]];
-                p += 1 - change;
-            }
-
-            int before = text.Length;
-            text.Append(char.ConvertFromUtf32(rune));
-            for (int k = before; k < text.Length; k++)
-            {
-                align.Add(a);
-            }
-        }
-
-        _text = text.ToString();
-        _align = [.. align];
+        TransformRange(0, _text.Length, dest, skip);
     }
 
     /// <summary>HF <c>replace</c>: every match of <paramref name="matches"/> becomes <paramref name="content"/>, aligned to the last character it replaces.</summary>
@@ -160,7 +133,7 @@ internal sealed class NormalizedText
         // The first inserted character replaces the old first one, which then follows as an insertion.
         Rune first = Rune.GetRuneAt(_text, 0);
         dest.Add((first.Value, 1));
-        TransformRange(0, first.Utf16SequenceLength, dest);
+        TransformRange(0, first.Utf16SequenceLength, dest, 0);
     }
 
     /// <summary>HF <c>append</c>.</summary>
@@ -179,7 +152,7 @@ internal sealed class NormalizedText
             dest.Add((r.Value, 1));
         }
 
-        TransformRange(lastStart, _text.Length, dest);
+        TransformRange(lastStart, _text.Length, dest, 0);
     }
 
     /// <summary>Splits into pieces by pattern matches and a delimiter behavior (HF <c>split</c>); empty pieces are dropped.</summary>
@@ -292,13 +265,14 @@ internal sealed class NormalizedText
         }
     }
 
-    private void TransformRange(int start, int end, List<(int Rune, int Change)> dest)
+    /// <summary>HF <c>transform_range</c> on the units <c>[start, end)</c>; <paramref name="skip"/> units at its start are removed first.</summary>
+    private void TransformRange(int start, int end, IReadOnlyList<(int Rune, int Change)> dest, int skip)
     {
         var text = new StringBuilder(_text.Length + 8);
         var align = new List<(int, int)>(_text.Length + 8);
         text.Append(_text, 0, start);
         align.AddRange(_align[..start]);
-        int p = start;
+        int p = start + skip;
         foreach ((int rune, int change) in dest)
         {
             (int, int) a;
@@ -308,9 +282,9 @@ internal sealed class NormalizedText
             }
             else
             {
-                a = _align[p];
-                p += RuneLength(_text, p);
-                for (int k = 0; k < -change; k++)
+                // A malformed change list would make the Rust library panic; here it keeps the last alignment.
+                a = _align.Length == 0 ? (OriginalStart, OriginalStart) : _align[Math.Min(p, _align.Length - 1)];
+                for (int k = 0; k <= -change && p < _text.Length; k++)
                 {
                     p += RuneLength(_text, p);
                 }

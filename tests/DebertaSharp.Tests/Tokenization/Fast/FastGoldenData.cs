@@ -40,6 +40,25 @@ internal static class FastGoldenData
         return (map[Math.Min(offsets.Start, map.Length - 1)], map[Math.Min(offsets.End, map.Length - 1)]);
     }
 
+    /// <summary>Encodes every case with and without special tokens; one line per case that differs anywhere.</summary>
+    public static List<string> Failures(DebertaTokenizerBase tokenizer, IReadOnlyList<RustCase> cases)
+    {
+        var failures = new List<string>();
+        foreach (RustCase c in cases)
+        {
+            string? with = Compare(c.WithSpecial, tokenizer.Encode(c.Text, c.TextPair), c.Text, c.TextPair, full: true);
+            string? without = Compare(
+                c.WithoutSpecial, tokenizer.Encode(c.Text, c.TextPair, new EncodeOptions { AddSpecialTokens = false }), c.Text, c.TextPair, full: false);
+            if (with is not null || without is not null)
+            {
+                string label = JsonSerializer.Serialize(c.Text.Length > 80 ? c.Text[..80] : c.Text);
+                failures.Add($"#{c.Index} {label}{(c.TextPair is null ? "" : " + pair")}: {with ?? "(with specials ok)"} | {without ?? "(without ok)"}");
+            }
+        }
+
+        return failures;
+    }
+
     /// <summary>Compares one encoding; returns the first difference or <c>null</c>.</summary>
     public static string? Compare(RustEncoding expected, TokenEncoding actual, string text, string? pair, bool full)
     {
