@@ -49,11 +49,12 @@ internal sealed class UnigramModel : ITokenizerModel
 
     private readonly (string Piece, double Score)[] _vocab;
     private readonly Dictionary<string, int> _ids;
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    // The pieces as a trie over UTF-16 units: (node << 16 | unit) → child node; _terminal[node] = piece id or -1.
+    private readonly Dictionary<long, int> _children = [];
+    private readonly List<int> _terminal = [-1];
     private readonly int? _unkId;
     private readonly bool _byteFallback;
     private readonly double _unkScore;
-    private readonly int _maxPieceLength;
 
     private UnigramModel((string, double)[] vocab, int? unkId, bool byteFallback)
     {
@@ -64,10 +65,26 @@ internal sealed class UnigramModel : ITokenizerModel
         {
             _ids[vocab[i].Item1] = i;
             min = Math.Min(min, vocab[i].Item2);
-            _maxPieceLength = Math.Max(_maxPieceLength, vocab[i].Item1.Length);
         }
 
-        _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach ((string piece, int id) in _ids)
+        {
+            int node = 0;
+            foreach (char c in piece)
+            {
+                long key = ((long)node << 16) | c;
+                if (!_children.TryGetValue(key, out int child))
+                {
+                    child = _terminal.Count;
+                    _terminal.Add(-1);
+                    _children[key] = child;
+                }
+
+                node = child;
+            }
+
+            _terminal[node] = id;
+        }
         _unkId = unkId;
         _byteFallback = byteFallback;
         _unkScore = min - UnknownPenalty;
@@ -119,25 +136,27 @@ internal sealed class UnigramModel : ITokenizerModel
         var from = new int[size + 1];
         var ids = new int[size + 1];
         Array.Fill(from, -1);
-        ReadOnlySpan<char> span = word;
         for (int start = 0; start < size;)
         {
             double here = score[start];
             int charLength = NormalizedText.RuneLength(word, start);
             bool hasSingle = false;
-            int maxLength = Math.Min(_maxPieceLength, size - start);
-            for (int length = 1; length <= maxLength; length++)
+            // Prefixes shortest first, as the Rust library's trie search yields them.
+            int node = 0;
+            for (int end = start + 1; end <= size; end++)
             {
-                int end = start + length;
-                if (end < size && char.IsLowSurrogate(word[end]) && char.IsHighSurrogate(word[end - 1]))
+                if (!_children.TryGetValue(((long)node << 16) | word[end - 1], out node))
+                {
+                    break;
+                }
+
+                int id = _terminal[node];
+                if (id < 0 || (end < size && char.IsLowSurrogate(word[end]) && char.IsHighSurrogate(word[end - 1])))
                 {
                     continue;
                 }
 
-                if (!_lookup.TryGetValue(span.Slice(start, length), out int id))
-                {
-                    continue;
-                }
+                int length = end - start;
 
                 double candidate = _vocab[id].Score + here;
                 if (from[end] < 0 || candidate > score[end])

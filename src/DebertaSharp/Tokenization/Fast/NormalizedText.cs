@@ -92,6 +92,11 @@ internal sealed class NormalizedText
     /// <summary>HF <c>replace</c>: every match of <paramref name="matches"/> becomes <paramref name="content"/>, aligned to the last character it replaces.</summary>
     public void Replace(IReadOnlyList<(int Start, int End, bool IsMatch)> matches, string content)
     {
+        if (!matches.Any(m => m.IsMatch))
+        {
+            return;
+        }
+
         var text = new StringBuilder(_text.Length);
         var align = new List<(int, int)>(_text.Length);
         foreach ((int start, int end, bool isMatch) in matches)

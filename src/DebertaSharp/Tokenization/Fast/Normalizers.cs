@@ -80,6 +80,9 @@ internal sealed class SequenceNormalizer(IReadOnlyList<INormalizer> parts) : INo
 /// </summary>
 internal sealed class PrecompiledNormalizer(SentencePieceCharsMap? map) : INormalizer
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?>.AlternateLookup<ReadOnlySpan<char>> _cache =
+        new System.Collections.Concurrent.ConcurrentDictionary<string, string?>(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+
     public static PrecompiledNormalizer Read(JsonNode node)
     {
         JsonNode blob = node.Required("precompiled_charsmap");
@@ -113,33 +116,33 @@ internal sealed class PrecompiledNormalizer(SentencePieceCharsMap? map) : INorma
         string s = text.Text;
         var dest = new List<(int Rune, int Change)>(s.Length);
         bool modified = false;
-        TextElementEnumerator graphemes = StringInfo.GetTextElementEnumerator(s);
-        while (graphemes.MoveNext())
+        for (int start = 0; start < s.Length;)
         {
-            int start = graphemes.ElementIndex;
-            string grapheme = (string)graphemes.Current;
-            if (Encoding.UTF8.GetByteCount(grapheme) < 6 && map.ShortestMatch(Encoding.UTF8.GetBytes(grapheme)) is byte[] whole)
+            int length = StringInfo.GetNextTextElementLength(s.AsSpan(start));
+            ReadOnlySpan<char> grapheme = s.AsSpan(start, length);
+            start += length;
+            if (Encoding.UTF8.GetByteCount(grapheme) < 6 && Lookup(grapheme) is string whole)
             {
                 modified = true;
-                Replace(dest, grapheme, Encoding.UTF8.GetString(whole));
+                Replace(dest, grapheme, whole);
                 continue;
             }
 
-            foreach (Rune r in grapheme.EnumerateRunes())
+            for (int i = 0; i < grapheme.Length;)
             {
-                string part = r.ToString();
-                if (map.ShortestMatch(Encoding.UTF8.GetBytes(part)) is byte[] norm)
+                Rune.DecodeFromUtf16(grapheme[i..], out Rune r, out int units);
+                if (Lookup(grapheme.Slice(i, units)) is string norm)
                 {
                     modified = true;
-                    Replace(dest, part, Encoding.UTF8.GetString(norm));
+                    Replace(dest, grapheme.Slice(i, units), norm);
                 }
                 else
                 {
                     dest.Add((r.Value, 0));
                 }
-            }
 
-            _ = start;
+                i += units;
+            }
         }
 
         if (modified)
@@ -148,10 +151,33 @@ internal sealed class PrecompiledNormalizer(SentencePieceCharsMap? map) : INorma
         }
     }
 
-    /// <summary>HF's <c>replace</c> helper: new characters replace, surplus ones are insertions, a shortfall is taken off the last entry.</summary>
-    private static void Replace(List<(int Rune, int Change)> dest, string oldPart, string newPart)
+    /// <summary>The charsmap's replacement of a chunk (shortest rule), cached per chunk text.</summary>
+    private string? Lookup(ReadOnlySpan<char> chunk)
     {
-        int oldCount = oldPart.EnumerateRunes().Count();
+        if (_cache.TryGetValue(chunk, out string? known))
+        {
+            return known;
+        }
+
+        byte[]? match = map!.ShortestMatch(Encoding.UTF8.GetBytes(chunk.ToArray()));
+        string? result = match is null ? null : Encoding.UTF8.GetString(match);
+        if (_cache.Dictionary.Count < 100_000)
+        {
+            _cache.TryAdd(chunk, result);
+        }
+
+        return result;
+    }
+
+    /// <summary>HF's <c>replace</c> helper: new characters replace, surplus ones are insertions, a shortfall is taken off the last entry.</summary>
+    private static void Replace(List<(int Rune, int Change)> dest, ReadOnlySpan<char> oldPart, string newPart)
+    {
+        int oldCount = 0;
+        foreach (Rune _ in oldPart.EnumerateRunes())
+        {
+            oldCount++;
+        }
+
         int newCount = 0;
         foreach (Rune r in newPart.EnumerateRunes())
         {
