@@ -11,11 +11,12 @@ internal sealed class AddedVocabulary
     private readonly Dictionary<int, AddedToken> _byId = [];
     private readonly Matcher _raw;
     private readonly Matcher _normalized;
+    private readonly Dictionary<int, string> _normalizedForms = [];
 
     /// <summary>Adds the tokens in file order, giving ids as the Rust library does (vocabulary id, else the next free one).</summary>
     public AddedVocabulary(IReadOnlyList<AddedToken> tokens, ITokenizerModel model, INormalizer? normalizer)
     {
-        var normalizedForms = new Dictionary<int, string>();
+        Dictionary<int, string> normalizedForms = _normalizedForms;
         int nextId = model.VocabularySize;
         foreach (AddedToken token in tokens)
         {
@@ -51,6 +52,13 @@ internal sealed class AddedVocabulary
 
     /// <summary>The tokens by id.</summary>
     public IReadOnlyDictionary<int, AddedToken> ById => _byId;
+
+    /// <summary>
+    /// The string an added token decodes from (tokenizers 0.23 <c>simple_id_to_token</c>): its normalized form for a
+    /// <c>normalized</c> token whose content the normalizer changes, else its content.
+    /// </summary>
+    public string DecodingForm(string content) =>
+        _byContent.TryGetValue(content, out int id) && _normalizedForms.TryGetValue(id, out string? form) ? form : content;
 
     /// <summary>Id of an added token's content, or <c>null</c>.</summary>
     public int? TokenToId(string content) => _byContent.TryGetValue(content, out int id) ? id : null;

@@ -236,7 +236,8 @@ public sealed class DebertaTokenizerFast : DebertaTokenizerBase
     }
 
     /// <inheritdoc/>
-    private protected override string ConvertTokensToString(IReadOnlyList<string> tokens) => Decoders.Decode(_pipeline.Decoder, [.. tokens]);
+    private protected override string ConvertTokensToString(IReadOnlyList<string> tokens) =>
+        Decoders.Decode(_pipeline.Decoder, [.. tokens.Select(_pipeline.Added.DecodingForm)]);
 
     /// <inheritdoc/>
     private protected override int? VocabularyId(string piece) => _pipeline.Model.TokenToId(piece);

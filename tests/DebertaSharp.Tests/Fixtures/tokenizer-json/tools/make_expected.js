@@ -1,5 +1,6 @@
 // Runs HF's Rust tokenizers (npm tokenizers, Node bindings) over the cases of a strings file and writes what it returns.
-// Tooling only: tests never run it. Usage: node make_expected.js <tokenizer.json> <cases.json[.gz]>... <out.json.gz>
+// With --decode it also records decode(ids of the encoding with special tokens, skipSpecialTokens = false).
+// Tooling only: tests never run it. Usage: node make_expected.js [--decode] <tokenizer.json> <cases.json[.gz]>... <out.json.gz>
 'use strict';
 const fs = require('fs');
 const zlib = require('zlib');
@@ -24,6 +25,8 @@ function fieldsOf(e, full) {
 
 async function main() {
   const args = process.argv.slice(2);
+  const decode = args[0] === '--decode';
+  if (decode) args.shift();
   const out = args.pop();
   const tokenizer = Tokenizer.fromFile(args.shift());
   const seen = new Set();
@@ -36,6 +39,7 @@ async function main() {
       const pair = c.text_pair ?? null;
       c.with_special = fieldsOf(await tokenizer.encode(c.text, pair, { addSpecialTokens: true }), true);
       c.without_special = fieldsOf(await tokenizer.encode(c.text, pair, { addSpecialTokens: false }), false);
+      if (decode) c.decoded = await tokenizer.decode(c.with_special.ids, false);
       cases.push(c);
     }
   }

@@ -129,6 +129,19 @@ const letters = 'abcdefghijklmnopqrstuvwxyz0123456789'.split('');
   });
 }
 
+// 6. Unigram (v3's pieces) with NFKC, Split(String, Removed) + Metaspace(prepend_scheme never), Replace + Strip decoders.
+{
+  write('metaspace-never.json', {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: v3.added_tokens,
+    normalizer: { type: 'NFKC' },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: '-' }, behavior: 'Removed', invert: false }, { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'never', split: true }] },
+    post_processor: v3.post_processor,
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '\u2581' }, content: ' ' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    model: v3.model,
+  });
+}
+
 // Strings: the first 700 singles and 100 pairs of tokenizer-real/albert30k, plus ones aimed at the added tokens.
 const real = JSON.parse(zlib.gunzipSync(fs.readFileSync(process.argv[3])).toString('utf8')).cases;
 const cases = real.filter(c => c.text_pair === undefined).slice(0, 700).map(c => ({ text: c.text }))
