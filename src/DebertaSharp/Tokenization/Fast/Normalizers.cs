@@ -83,6 +83,8 @@ internal sealed class PrecompiledNormalizer(SentencePieceCharsMap? map) : INorma
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?>.AlternateLookup<ReadOnlySpan<char>> _cache =
         new System.Collections.Concurrent.ConcurrentDictionary<string, string?>(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
 
+    private int _cached;
+
     public static PrecompiledNormalizer Read(JsonNode node)
     {
         JsonNode blob = node.Required("precompiled_charsmap");
@@ -161,9 +163,10 @@ internal sealed class PrecompiledNormalizer(SentencePieceCharsMap? map) : INorma
 
         byte[]? match = map!.ShortestMatch(Encoding.UTF8.GetBytes(chunk.ToArray()));
         string? result = match is null ? null : Encoding.UTF8.GetString(match);
-        if (_cache.Dictionary.Count < 100_000)
+        // Bounded: a stream of ever new graphemes must not grow it without end (ConcurrentDictionary.Count locks all).
+        if (Volatile.Read(ref _cached) < 100_000 && _cache.TryAdd(chunk, result))
         {
-            _cache.TryAdd(chunk, result);
+            Interlocked.Increment(ref _cached);
         }
 
         return result;

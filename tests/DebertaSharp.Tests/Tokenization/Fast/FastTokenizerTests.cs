@@ -155,4 +155,18 @@ public class FastTokenizerTests
         Assert.Equal(new TokenOffset(2, 8), e.Offsets[k]);
         Assert.Equal(1, e.SpecialTokensMask[0]);
     }
+
+    [Fact]
+    public void EncodingFromSeveralThreadsGivesTheSameResults()
+    {
+        DebertaTokenizerFast t = DebertaTokenizerFast.FromPretrained(FastGoldenData.Folder("albert30k"));
+        string[] texts = [.. FastGoldenData.Cases("albert30k").Take(300).Select(c => c.Text)];
+        int[][] sequential = [.. texts.Select(x => t.Encode(x).InputIds.ToArray())];
+        var parallel = new int[texts.Length][];
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = [.. t.Encode(texts[i]).InputIds]);
+        for (int i = 0; i < texts.Length; i++)
+        {
+            Assert.Equal(sequential[i], parallel[i]);
+        }
+    }
 }
