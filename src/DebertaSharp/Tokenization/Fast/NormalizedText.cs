@@ -295,10 +295,15 @@ internal sealed class NormalizedText
                 }
             }
 
-            int before = text.Length;
-            text.Append(char.ConvertFromUtf32(rune));
-            for (int k = before; k < text.Length; k++)
+            if (rune < 0x10000)
             {
+                text.Append((char)rune);
+                align.Add(a);
+            }
+            else
+            {
+                text.Append(char.ConvertFromUtf32(rune));
+                align.Add(a);
                 align.Add(a);
             }
         }

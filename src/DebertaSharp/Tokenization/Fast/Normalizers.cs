@@ -446,6 +446,12 @@ internal sealed class StripNormalizer(bool left, bool right) : INormalizer
 {
     public void Normalize(NormalizedText text)
     {
+        string s = text.Text;
+        if (s.Length == 0 || ((!left || !char.IsWhiteSpace(s[0])) && (!right || !char.IsWhiteSpace(s[^1]))))
+        {
+            return;
+        }
+
         var runes = text.Runes().Select(x => x.Rune).ToList();
         int leading = left ? runes.TakeWhile(Rune.IsWhiteSpace).Count() : 0;
         int trailing = right && leading < runes.Count ? runes.AsEnumerable().Reverse().TakeWhile(Rune.IsWhiteSpace).Count() : 0;
