@@ -83,7 +83,7 @@ public abstract class DebertaTokenizerBase
     /// <summary>Number of distinct tokens, added tokens included (HF <c>len(tokenizer)</c>).</summary>
     public abstract int VocabularySize { get; }
 
-    /// <summary>Number of tokens the template adds: 2 for a single text, 3 for a pair.</summary>
+    /// <summary>Number of tokens the DeBERTa template adds: 2 for a single text, 3 for a pair (a <see cref="DebertaTokenizerFast"/> adds what its file's post-processor adds).</summary>
     /// <param name="pair">Whether the input is a pair.</param>
     public static int NumSpecialTokensToAdd(bool pair) => pair ? 3 : 2;
 
