@@ -85,6 +85,11 @@ internal sealed class PrecompiledNormalizer(SentencePieceCharsMap? map) : INorma
 
     private int _cached;
 
+    private string?[]? _ascii;
+
+    /// <summary>The charsmap's replacement of each ASCII character on its own.</summary>
+    private string?[] Ascii => _ascii ??= [.. Enumerable.Range(0, 128).Select(c => Lookup([(char)c]))];
+
     public static PrecompiledNormalizer Read(JsonNode node)
     {
         JsonNode blob = node.Required("precompiled_charsmap");
@@ -120,6 +125,24 @@ internal sealed class PrecompiledNormalizer(SentencePieceCharsMap? map) : INorma
         bool modified = false;
         for (int start = 0; start < s.Length;)
         {
+            // An ASCII character followed by ASCII (other than CR LF) is a grapheme of its own: table lookup.
+            char c = s[start];
+            if (c < 0x80 && (start + 1 == s.Length || (s[start + 1] < 0x80 && !(c == '\r' && s[start + 1] == '\n'))))
+            {
+                start++;
+                if (Ascii[c] is string mapped)
+                {
+                    modified = true;
+                    Replace(dest, [c], mapped);
+                }
+                else
+                {
+                    dest.Add((c, 0));
+                }
+
+                continue;
+            }
+
             int length = StringInfo.GetNextTextElementLength(s.AsSpan(start));
             ReadOnlySpan<char> grapheme = s.AsSpan(start, length);
             start += length;
