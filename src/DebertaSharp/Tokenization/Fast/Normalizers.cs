@@ -53,7 +53,6 @@ internal static class Normalizers
             {
                 dest.Add((m.Value, k++ == 0 ? 0 : 1));
             }
-
         }
 
         if (changed)
