@@ -86,7 +86,7 @@ public abstract class DebertaTokenizerBase
     /// <summary>Number of distinct tokens, added tokens included (HF <c>len(tokenizer)</c>).</summary>
     public abstract int VocabularySize { get; }
 
-    /// <summary>Number of tokens the template adds: 2 for a single text, 3 for a pair.</summary>
+    /// <summary>Number of tokens the DeBERTa template adds: 2 for a single text, 3 for a pair (a <see cref="DebertaTokenizerFast"/> adds what its file's post-processor adds).</summary>
     /// <param name="pair">Whether the input is a pair.</param>
     public static int NumSpecialTokensToAdd(bool pair) => pair ? 3 : 2;
 
@@ -274,8 +274,19 @@ public abstract class DebertaTokenizerBase
         }
 
         text = TextUtilities.ReplaceLoneSurrogates(text);
+        var pieces = new List<TokenPiece>(Math.Min((text.Length / 4) + 4, 1024)); // about one piece per 4 chars of text
+        TokenizeSequence(text, pieces);
+        return pieces;
+    }
+
+    /// <summary>
+    /// Turns one (sanitized) text into pieces with spans into it. The slow tokenizers prepare the text
+    /// (<see cref="PrepareText"/>), split on added tokens HF's slow way and tokenize the text between them; the
+    /// tokenizer.json one runs its own pipeline.
+    /// </summary>
+    private protected virtual void TokenizeSequence(string text, List<TokenPiece> pieces)
+    {
         string work = PrepareText(text, out int[]? origin);
-        var pieces = new List<TokenPiece>(Math.Min((work.Length / 4) + 4, 1024)); // about one piece per 4 chars of text
         foreach (TextSegment segment in _splitter.Split(work))
         {
             if (segment.Token is AddedToken token)
@@ -299,9 +310,18 @@ public abstract class DebertaTokenizerBase
                 pieces[i] = p with { Start = pieceStart, End = Math.Max(pieceStart, pieceEnd) };
             }
         }
-
-        return pieces;
     }
+
+    /// <summary>Number of tokens the template adds to a single text or a pair (2 / 3 for the slow DeBERTa template).</summary>
+    private protected virtual int SpecialTokenCount(bool pair) => NumSpecialTokensToAdd(pair);
+
+    /// <summary>Truncates the sequences in place by <paramref name="toRemove"/> tokens; returns the number removed.</summary>
+    private protected virtual int TruncateSequences(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy) =>
+        Truncate(first, second, toRemove, strategy);
+
+    /// <summary>Builds the encoding of the (truncated) sequences: the template, type ids, masks.</summary>
+    private protected virtual TokenEncoding BuildEncoding(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed) =>
+        Build(first, second, addSpecial, removed);
 
     private int? CheckOptions(EncodeOptions options)
     {
@@ -318,7 +338,7 @@ public abstract class DebertaTokenizerBase
         List<TokenPiece> first = TokenizeToPieces(text, textName);
         List<TokenPiece>? second = textPair is null ? null : TokenizeToPieces(textPair, pairName);
         bool pair = second is not null;
-        int specials = options.AddSpecialTokens ? NumSpecialTokensToAdd(pair) : 0;
+        int specials = options.AddSpecialTokens ? SpecialTokenCount(pair) : 0;
         int removed = 0;
 
         TruncationStrategy strategy = options.EffectiveTruncation;
@@ -330,10 +350,10 @@ public abstract class DebertaTokenizerBase
                     $"max_length {limit} is smaller than the {specials} special tokens a {(pair ? "pair" : "single text")} needs.");
             }
 
-            removed = Truncate(first, second, first.Count + (second?.Count ?? 0) + specials - limit, strategy);
+            removed = TruncateSequences(first, second, first.Count + (second?.Count ?? 0) + specials - limit, strategy);
         }
 
-        return Build(first, second, options.AddSpecialTokens, removed);
+        return BuildEncoding(first, second, options.AddSpecialTokens, removed);
     }
 
     /// <summary>HF 4.44 <c>truncate_sequences</c> (right side, stride 0). Returns the number of tokens removed.</summary>
