@@ -10,11 +10,12 @@ namespace DebertaSharp.Tests.Cli;
 /// <summary>The task commands in-process: exit codes, JSON Lines that match the pipelines, tables, user errors → 2.</summary>
 public class PipelineCommandTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
+    internal static (int Code, string Output, string Error) Run(params string[] args)
     {
         var root = new RootCommand("test")
         {
             ClassifyCommand.Create(), ZeroShotCommand.Create(), NerCommand.Create(), QaCommand.Create(), FillMaskCommand.Create(),
+            EmbedCommand.Create(), RerankCommand.Create(),
         };
         var output = new StringWriter();
         var error = new StringWriter();
@@ -22,7 +23,7 @@ public class PipelineCommandTests
         return (code, output.ToString(), error.ToString());
     }
 
-    private static JsonElement[] JsonLines(string output) =>
+    internal static JsonElement[] JsonLines(string output) =>
         output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
 
     [Fact]
