@@ -25,6 +25,12 @@ internal sealed record FinetuneArguments
     public string LabelColumn { get; init; } = "label";
     public IReadOnlyList<string>? Labels { get; init; }
     public bool Regression { get; init; }
+    public bool MultiLabel { get; init; }
+    public string LabelDelimiter { get; init; } = ",";
+    public double? LayerwiseLrDecay { get; init; }
+    public double? HeadLearningRate { get; init; }
+    public string? ClassWeights { get; init; }
+    public double LabelSmoothing { get; init; }
     public IReadOnlyList<string> ChoiceColumns { get; init; } = [];
     public int TagColumn { get; init; } = -1;
     public int Epochs { get; init; } = 3;
@@ -78,6 +84,12 @@ internal static class FinetuneCommand
         var labelColumn = new Option<string>("--label-column") { Description = "Column of the label (multiple-choice: the 0-based index of the right choice).", DefaultValueFactory = _ => "label" };
         var labels = new Option<string?>("--labels") { Description = "Comma-separated label names in class order (default: the training file's labels, sorted; or the checkpoint's id2label)." };
         var regression = new Option<bool>("--regression") { Description = "Labels are numbers: one output, MSE loss, Pearson/Spearman metrics." };
+        var multiLabel = new Option<bool>("--multi-label") { Description = "Each example has any number of labels (a JSON list, or names joined by --label-delimiter): BCE loss, micro F1." };
+        var delimiter = new Option<string>("--label-delimiter") { Description = "What separates the labels of a --multi-label field that is not a JSON list.", DefaultValueFactory = _ => "," };
+        var layerDecay = new Option<double?>("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay in (0, 1], e.g. 0.8: each lower layer (and the embeddings) trains at that factor of the layer above." };
+        var headLr = new Option<double?>("--head-lr") { Description = "Peak learning rate of the task head (default: --lr)." };
+        var classWeights = new Option<string?>("--class-weights") { Description = "Comma-separated cross-entropy weights, one per label in class order." };
+        var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy loss, in [0, 1).", DefaultValueFactory = _ => 0 };
         var choices = new Option<string?>("--choice-columns") { Description = "Comma-separated columns of the choices (multiple-choice)." };
         var tagColumn = new Option<int>("--tag-column") { Description = "0-based column of the tag in CoNLL files (default: the last).", DefaultValueFactory = _ => -1 };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
@@ -109,7 +121,8 @@ internal static class FinetuneCommand
 
         var cmd = new Command("finetune", "Fine-tune a checkpoint on labelled data; writes the model (HF layout), metrics.json and training_curve.png.")
         {
-            model, task, train, eval, output, textColumn, pairColumn, labelColumn, labels, regression, choices, tagColumn,
+            model, task, train, eval, output, textColumn, pairColumn, labelColumn, labels, regression, multiLabel, delimiter, choices, tagColumn,
+            layerDecay, headLr, classWeights, smoothing,
             epochs, maxSteps, lr, batch, evalBatch, accumulation, maxLength, stride, warmup, schedule, weightDecay, clip, seed,
             evalSteps, logging, metric, patience, bucket, keep, resume, overwrite, json, device, threads,
         };
@@ -128,6 +141,12 @@ internal static class FinetuneCommand
                 LabelColumn = parse.GetValue(labelColumn)!,
                 Labels = List(parse.GetValue(labels)),
                 Regression = parse.GetValue(regression),
+                MultiLabel = parse.GetValue(multiLabel),
+                LabelDelimiter = parse.GetValue(delimiter)!,
+                LayerwiseLrDecay = parse.GetValue(layerDecay),
+                HeadLearningRate = parse.GetValue(headLr),
+                ClassWeights = parse.GetValue(classWeights),
+                LabelSmoothing = parse.GetValue(smoothing),
                 ChoiceColumns = List(parse.GetValue(choices)) ?? [],
                 TagColumn = parse.GetValue(tagColumn),
                 Epochs = parse.GetValue(epochs),
@@ -191,7 +210,7 @@ internal static class FinetuneCommand
         // Continuing to train a fine-tuned head keeps its label order (when the data's labels are among its labels)
         // unless --labels says otherwise; other labels get a new head.
         IReadOnlyList<string>? labels = a.Labels;
-        if (labels is null && AutoModel.HeadOf(config) == head && !HasDefaultLabels(config) && !a.Regression && LabelsIn(a) is { } used)
+        if (labels is null && AutoModel.HeadOf(config) == head && !HasDefaultLabels(config) && !a.Regression && !a.MultiLabel && LabelsIn(a) is { } used)
         {
             var known = config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList();
             if (used.All(known.Contains)) labels = known;
@@ -214,6 +233,11 @@ internal static class FinetuneCommand
             WarmupRatio = a.Warmup is >= 0 and < 1 ? a.Warmup : 0,
             WarmupSteps = a.Warmup >= 1 ? (long)a.Warmup : null,
             MaxGradNorm = a.MaxGradNorm,
+            LayerwiseLrDecay = a.LayerwiseLrDecay,
+            HeadLearningRate = a.HeadLearningRate,
+            ClassWeights = a.ClassWeights?.Split(',', StringSplitOptions.TrimEntries).Select(w =>
+                double.TryParse(w, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) ? x : throw new TrainingException($"--class-weights: '{w}' is not a number.")).ToList(),
+            LabelSmoothing = a.LabelSmoothing,
             Seed = a.Seed,
             EvalSteps = a.EvalSteps,
             LoggingSteps = a.LoggingSteps,
@@ -354,6 +378,8 @@ internal static class FinetuneCommand
                     LabelColumn = a.LabelColumn,
                     Labels = labels,
                     Regression = a.Regression,
+                    MultiLabel = a.MultiLabel,
+                    LabelDelimiter = a.LabelDelimiter,
                     MaxLength = a.MaxLength ?? 128,
                 };
                 var train = TextClassificationDataset.Load(a.Train, tokenizer, options);

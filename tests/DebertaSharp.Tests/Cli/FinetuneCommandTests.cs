@@ -175,6 +175,38 @@ public class FinetuneCommandTests
         Assert.Equal("regression", AutoModel.FromPretrained(Path.Combine(dir.Path, "reg")).Config.ProblemType);
     }
 
+    [Fact]
+    public void RecipeKnobsAndMultiLabelDataReachTheTrainer()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 8);
+        var (code, _, stderr) = Run(Args(dir, "text-classification", train) with
+        {
+            LayerwiseLrDecay = 0.75, HeadLearningRate = 5e-3, ClassWeights = "1, 2.5", LabelSmoothing = 0.1, EvalSteps = 3,
+        });
+        Assert.True(code == 0, stderr);
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "out", "checkpoint-3", "trainer_state.json")))!["extra"]!["run"]!;
+        Assert.Equal(0.75, run["layerwise_lr_decay"]!.GetValue<double>());
+        Assert.Equal(5e-3, run["head_learning_rate"]!.GetValue<double>());
+        Assert.Equal([1.0, 2.5], run["class_weights"]!.AsArray().Select(w => w!.GetValue<double>()));
+        Assert.Equal(0.1, run["label_smoothing"]!.GetValue<double>());
+
+        var (badCode, _, badErr) = Run(Args(dir, "text-classification", train) with { Output = Path.Combine(dir.Path, "bad"), ClassWeights = "1,heavy" });
+        Assert.Equal(CliErrors.UserError, badCode);
+        Assert.Contains("'heavy' is not a number", badErr);
+
+        string tags = Write(dir, "tags.csv", "text,tags\nfree of charge,free\n\"copy, free of charge\",copy;free\nwithout warranty,\nyou may copy,copy\n");
+        var (mlCode, mlOut, mlErr) = Run(Args(dir, "text-classification", tags, tags) with
+        {
+            Output = Path.Combine(dir.Path, "tags"), LabelColumn = "tags", MultiLabel = true, LabelDelimiter = ";",
+        });
+        Assert.True(mlCode == 0, mlErr);
+        Assert.NotNull(JsonNode.Parse(mlOut)!["eval"]!["eval_f1_micro"]);
+        using var model = AutoModel.FromPretrained(Path.Combine(dir.Path, "tags"));
+        Assert.Equal("multi_label_classification", model.Config.ProblemType);
+        Assert.Equal(["copy", "free"], model.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value));
+    }
+
     [Theory]
     [InlineData("text-classification", "d.csv", "sentence,label\na,x\nb,y\n", null, "has no column 'text'")]
     [InlineData("text-classification", "d.csv", "text,label\na,x\nb,y\n", "text,label\na,x\nb,z\n", "e.csv:3: label 'z' is not in the label set [x, y]")]
