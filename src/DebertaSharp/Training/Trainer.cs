@@ -20,7 +20,8 @@ namespace DebertaSharp.Training;
 /// and when cancelled. Resuming from one continues exactly: the same batches (data order is a function of seed and
 /// epoch), the same dropout masks, the same weights as an uninterrupted run.</para>
 /// <para>At the end the final (or best) model is saved to the output folder in HF layout with the tokenizer files, and
-/// <c>metrics.json</c> beside it. Progress goes to an <see cref="IProgress{T}"/>; the library writes nothing to the console.</para>
+/// <c>metrics.json</c> beside it (with a LoRA adapter on the model: the merged model plus PEFT's <c>adapter_config.json</c> and
+/// <c>adapter_model.safetensors</c>, which every checkpoint also holds). Progress goes to an <see cref="IProgress{T}"/>; the library writes nothing to the console.</para>
 /// </remarks>
 public sealed class Trainer
 {
@@ -308,6 +309,7 @@ public sealed class Trainer
     {
         string folder = Path.Combine(output, TrainingCheckpoint.FolderName(state.GlobalStep));
         TrainingCheckpoint.Save(folder, _model, optimizer, state, Options.TokenizerFiles);
+        if (_model.LoraOptions is not null) Adapters.Lora.SaveAdapter(_model, folder);      // the adapter alone, as PEFT reads it
         // Keep the newest SaveTotalLimit checkpoints and the best one.
         var all = Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*")
             .Select(d => (Path: d, Step: long.TryParse(Path.GetFileName(d)[TrainingCheckpoint.FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
@@ -352,7 +354,16 @@ public sealed class Trainer
             }
             evalMetrics = state.LogHistory.LastOrDefault(e => e.Step == step && e.Values.ContainsKey(MetricForBest))?.Values;
         }
-        _model.SavePretrained(output);
+        if (_model.LoraOptions is not null)
+        {
+            // A LoRA run leaves the adapter as PEFT writes it and, beside it, the merged model as a plain HF checkpoint.
+            Adapters.Lora.SaveAdapter(_model, output);
+            Adapters.Lora.SaveMerged(_model, output);
+        }
+        else
+        {
+            _model.SavePretrained(output);
+        }
         foreach (var file in Options.TokenizerFiles)
         {
             // Copy beside the target, then rename: a reader never sees half a tokenizer file.
