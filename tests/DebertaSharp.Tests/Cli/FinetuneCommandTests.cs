@@ -207,6 +207,40 @@ public class FinetuneCommandTests
         Assert.Equal(["copy", "free"], model.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value));
     }
 
+    [Fact]
+    public void LoraRankTrainsAnAdapterThatPeftAndFromPretrainedRead()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 8);
+        var (code, stdout, stderr) = Run(Args(dir, "text-classification", train) with { LoraRank = 2, LoraTargets = "query_proj,value_proj" });
+        Assert.True(code == 0, stderr);
+        var summary = JsonNode.Parse(stdout)!;
+        string output = summary["output"]!.GetValue<string>();
+        var config = JsonNode.Parse(File.ReadAllText(summary["lora_adapter"]!.GetValue<string>()))!;
+        Assert.Equal(2, config["r"]!.GetValue<int>());
+        Assert.Equal(4.0, config["lora_alpha"]!.GetValue<double>());
+        Assert.Equal(["query_proj", "value_proj"], config["target_modules"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Equal(Path.Combine(dir.Path, "base"), config["base_model_name_or_path"]!.GetValue<string>());
+        // 2 layers × 2 targets × (A [2, 32] + B [32, 2]) + pooler (32·32 + 32) + classifier (32·2 + 2)
+        Assert.Equal(2 * 2 * (64 + 64) + 1056 + 66, summary["trainable_parameters"]!.GetValue<long>());
+
+        using var merged = AutoModel.FromPretrained(output);
+        Assert.Empty(merged.LoadReport!.Unexpected);
+        // The base checkpoint + the adapter (its LoRA weights and the trained pooler/classifier) = the merged model.
+        using var adapted = AutoModel.FromPretrained(Path.Combine(dir.Path, "base"), HeadKind.SequenceClassification);
+        DebertaSharp.Adapters.Lora.LoadAdapter(adapted, output);
+        var tokenizer = AutoTokenizer.FromPretrained(output);
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            var inputs = tokenizer.EncodeBatch(["permission is hereby granted"], new EncodeOptions()).ToInputs(CPU);
+            using var a = adapted.Forward(inputs);
+            using var m = merged.Forward(inputs);
+            Assert.True((a.Logits! - m.Logits!).abs().max().item<float>() <= 1e-5f);
+        }
+        Assert.Contains("--lora-rank", Run(Args(dir, "text-classification", train) with { Output = Path.Combine(dir.Path, "x"), LoraAlpha = 4 }).Err);
+    }
+
     [Theory]
     [InlineData("text-classification", "d.csv", "sentence,label\na,x\nb,y\n", null, "has no column 'text'")]
     [InlineData("text-classification", "d.csv", "text,label\na,x\nb,y\n", "text,label\na,x\nb,z\n", "e.csv:3: label 'z' is not in the label set [x, y]")]
