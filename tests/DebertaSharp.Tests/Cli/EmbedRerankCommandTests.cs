@@ -68,28 +68,4 @@ public class EmbedRerankCommandTests
         Assert.Equal(0, tableCode);
         Assert.Contains(PipelineCli.Score(expected[0].Score), table);
     }
-
-    public static TheoryData<string[], string> UserErrors() => new()
-    {
-        { ["embed", "--model", "SENTIMENT"], "Nothing to do" },
-        { ["embed", "--model", "SENTIMENT", "--pooling", "median", "x"], "--pooling 'median'" },
-        { ["embed", "--model", "SENTIMENT", "--jsonl", "/nonexistent/texts.jsonl"], "/nonexistent/texts.jsonl" },
-        { ["rerank", "--model", "REGRESSION", "doc"], "--query" },
-        { ["rerank", "--model", "REGRESSION", "--query", "q"], "Nothing to do" },
-        { ["rerank", "--model", "SENTIMENT", "--query", "q", "doc"], "entail" },
-        { ["rerank", "--model", "REGRESSION", "--query", "q", "--top-k", "0", "doc"], "--top-k" },
-    };
-
-    [Theory]
-    [MemberData(nameof(UserErrors))]
-    public void UserErrorsExitWithTwoAndAMessage(string[] args, string message)
-    {
-        args = [.. args.Select(a => a switch { "SENTIMENT" => TaskModels.Sentiment, "REGRESSION" => TaskModels.Regression, _ => a })];
-        var (code, output, error) = Run(args);
-        Assert.Equal(CliErrors.UserError, code);
-        Assert.Equal("", output);
-        Assert.StartsWith($"deberta {args[0]}: ", error);
-        Assert.Contains(message, error);
-        Assert.DoesNotContain("   at ", error);
-    }
 }

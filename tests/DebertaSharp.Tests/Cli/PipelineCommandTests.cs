@@ -151,6 +151,13 @@ public class PipelineCommandTests
         { ["qa", "--model", "QA", "--context", "Some text.", "--max-seq-length", "6", "Who founded the foundation?"], "no room for the context" },
         { ["fill-mask", "--model", "MLM", "no mask here"], "[MASK]" },
         { ["fill-mask", "--model", "QA", "a [MASK]"], "MaskedLM" },
+        { ["embed", "--model", "SENTIMENT"], "Nothing to do" },
+        { ["embed", "--model", "SENTIMENT", "--pooling", "median", "x"], "--pooling 'median'" },
+        { ["embed", "--model", "SENTIMENT", "--jsonl", "/nonexistent/texts.jsonl"], "/nonexistent/texts.jsonl" },
+        { ["rerank", "--model", "REGRESSION", "doc"], "--query" },
+        { ["rerank", "--model", "REGRESSION", "--query", "q"], "Nothing to do" },
+        { ["rerank", "--model", "SENTIMENT", "--query", "q", "doc"], "entail" },
+        { ["rerank", "--model", "REGRESSION", "--query", "q", "--top-k", "0", "doc"], "--top-k" },
     };
 
     [Theory]
@@ -164,6 +171,7 @@ public class PipelineCommandTests
             "NLI" => TaskModels.Nli,
             "QA" => TaskModels.QuestionAnswering,
             "MLM" => TaskModels.GoldenMaskedLM,
+            "REGRESSION" => TaskModels.Regression,
             _ => a,
         }).ToArray();
         var (code, output, error) = Run(args);
