@@ -36,7 +36,10 @@ public static class Lora
     /// <returns>The names of the adapted modules.</returns>
     /// <exception cref="DebertaConfigurationException">Bad options, the model already has an adapter, a target that is not a
     /// Linear or cannot be replaced, a target inside a module to save, or a name that matches nothing.</exception>
-    public static IReadOnlyList<string> Apply(DebertaPreTrainedModel model, LoraOptions options)
+    public static IReadOnlyList<string> Apply(DebertaPreTrainedModel model, LoraOptions options) => ApplyCore(model, options, strictModulesToSave: true);
+
+    // strictModulesToSave false: as PEFT, names that match no module are skipped (PEFT adds "classifier" and "score" for SEQ_CLS).
+    private static IReadOnlyList<string> ApplyCore(DebertaPreTrainedModel model, LoraOptions options, bool strictModulesToSave)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -49,7 +52,7 @@ public static class Lora
         if (matched.Count == 0)
             throw new DebertaConfigurationException($"No module of the {model.ArchitectureName} matches the LoRA target modules [{string.Join(", ", targets)}].");
         var saved = modules.Where(m => m.name.Length > 0 && Matches(m.name, keep)).Select(m => m.name).ToList();
-        foreach (string name in keep)
+        foreach (string name in strictModulesToSave ? keep : [])
             if (!saved.Any(s => s == name || s.EndsWith("." + name, StringComparison.Ordinal)))
                 throw new DebertaConfigurationException($"No module of the {model.ArchitectureName} is named '{name}' (LoRA modules to save).");
 
@@ -122,7 +125,7 @@ public static class Lora
     {
         ArgumentNullException.ThrowIfNull(model);
         var options = ReadConfig(Path.Combine(folder, ConfigFileName));
-        Apply(model, options);
+        ApplyCore(model, options, strictModulesToSave: false);
         string path = Path.Combine(folder, WeightsFileName);
         if (!File.Exists(path)) throw new CheckpointException($"'{path}' does not exist: the adapter folder has no weights.");
         using var file = SafetensorsFile.Open(path);

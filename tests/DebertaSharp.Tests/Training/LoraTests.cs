@@ -160,6 +160,15 @@ public class LoraTests
         Assert.Equal(0.1, loaded.Dropout);
         Assert.Equal(adapted, Logits(fresh));                                          // bit-identical
 
+        // PEFT writes "score" beside "classifier" for SEQ_CLS; a name that matches no module is skipped, as PEFT does.
+        config["modules_to_save"] = new JsonArray("pooler", "classifier", "score");
+        File.WriteAllText(Path.Combine(dir.Path, "adapter_config.json"), config.ToJsonString());
+        using (var peftWritten = DebertaForSequenceClassification.FromPretrained(TaskModels.Sentiment))
+        {
+            Lora.LoadAdapter(peftWritten, dir.Path);
+            Assert.Equal(adapted, Logits(peftWritten));
+        }
+
         File.WriteAllText(Path.Combine(dir.Path, "adapter_config.json"), config.ToJsonString().Replace("\"use_dora\":false", "\"use_dora\":true"));
         using var other = DebertaForSequenceClassification.FromPretrained(TaskModels.Sentiment);
         Assert.Contains("use_dora", Assert.Throws<DebertaConfigurationException>(() => Lora.LoadAdapter(other, dir.Path)).Message);
