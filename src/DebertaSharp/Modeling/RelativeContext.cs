@@ -3,17 +3,48 @@ using static TorchSharp.torch;
 
 namespace DebertaSharp.Modeling;
 
-/// <summary>How a <see cref="RelativeContext"/> lays out its rows for the attention.</summary>
-internal enum RelativeLayout
+/// <summary>
+/// How one forward pass computes attention, decided once per pass by <see cref="AttentionPlan.Choose"/>; every layer's
+/// attention follows it, and the relative positions are laid out for it.
+/// </summary>
+internal enum AttentionPath
 {
-    /// <summary>Reference: the whole 2·span-row table and the [Lq, Lk] index of every pair.</summary>
-    Table,
-    /// <summary>Only the rows in use; every relative distance has (nearly) its own row, so scores over distances are shifted into pairs by a view.</summary>
+    /// <summary>HF's algorithm: the whole 2·span-row table, the [Lq, Lk] index of every pair, explicit masked softmax.</summary>
+    Reference,
+    /// <summary>Fast: only the rows in use; every relative distance has (nearly) its own row, so scores over distances are shifted into pairs by a view.</summary>
     Shifted,
-    /// <summary>Only the rows in use, many distances per row (log buckets): scores over rows are gathered with the [Lq, Lk] index.</summary>
+    /// <summary>Fast: only the rows in use, many distances per row (log buckets): scores over rows are gathered with the [Lq, Lk] index. Also the fast path without relative attention.</summary>
     Gathered,
-    /// <summary>Only the rows in use; the index is built per chunk of query rows, so nothing of size Lq × Lk is kept.</summary>
+    /// <summary>Fast, in chunks of query rows; the index is built per chunk, so nothing of size Lq × Lk is kept.</summary>
     Chunked,
+}
+
+/// <summary>The one place that decides the <see cref="AttentionPath"/> of a forward pass.</summary>
+internal static class AttentionPlan
+{
+    /// <summary>
+    /// The path for <paramref name="queryLength"/> × <paramref name="keyLength"/> under <paramref name="options"/>, when
+    /// the pairs reach <paramref name="rowsInUse"/> rows of the relative table (0 without relative attention).
+    /// Shifted against gathered is arithmetic: shifting scores Lq + Lk − 1 distance columns instead of the rows in use,
+    /// i.e. (width − rows)·2·d extra multiply-adds per (query, head) for c2p and p2c together, while gathering reads
+    /// 2·Lk elements per (query, head) through an index. One gathered element costs about as much as
+    /// <see cref="GatherCostInMultiplyAdds"/> multiply-adds of a GEMM (memory-bound index reads against a compute-bound
+    /// kernel), so shifting wins while (width − rows)·d ≤ GatherCostInMultiplyAdds · Lk.
+    /// </summary>
+    public static AttentionPath Choose(AttentionOptions options, long queryLength, long keyLength, long rowsInUse, long headSize)
+    {
+        if (options.Implementation == AttentionImplementation.Reference) return AttentionPath.Reference;
+        if (queryLength > options.ChunkQueriesAbove) return AttentionPath.Chunked;
+        if (rowsInUse == 0) return AttentionPath.Gathered;
+        long width = queryLength + keyLength - 1;
+        return (width - rowsInUse) * headSize <= GatherCostInMultiplyAdds * keyLength ? AttentionPath.Shifted : AttentionPath.Gathered;
+    }
+
+    /// <summary>
+    /// Multiply-adds of a float GEMM that cost as much as gathering one element through an int64 index (a cache-missing
+    /// load plus the index read): a GEMM core does tens of multiply-adds per cycle, a gather about one element per cycle.
+    /// </summary>
+    internal const long GatherCostInMultiplyAdds = 16;
 }
 
 /// <summary>
@@ -23,19 +54,37 @@ internal enum RelativeLayout
 /// </summary>
 public sealed class RelativeContext : IDisposable
 {
-    internal RelativeContext(RelativeLayout layout, Tensor embeddings, Tensor? index, Tensor? distanceIndex,
-        long span, long queryLength, long keyLength)
+    internal RelativeContext(AttentionPath layout, Tensor embeddings, Tensor? index, Tensor? distanceIndex,
+        long span, long queryLength, long keyLength, Tensor? indexByKey = null, Tensor? table = null, long firstRow = 0,
+        Tensor? tableFingerprint = null)
     {
         Layout = layout;
         Embeddings = embeddings;
+        Table = table;
+        FirstRow = firstRow;
+        TableFingerprint = tableFingerprint;
         Index = index;
+        IndexByKey = indexByKey;
         DistanceIndex = distanceIndex;
         Span = span;
         QueryLength = queryLength;
         KeyLength = keyLength;
     }
 
-    internal RelativeLayout Layout { get; }
+    internal AttentionPath Layout { get; }
+
+    /// <summary>
+    /// The whole (normalised) relative table [rows, hidden] that <see cref="Embeddings"/> is the slice
+    /// [<see cref="FirstRow"/>, FirstRow + R) of; set, with <see cref="TableFingerprint"/>, only for inference passes
+    /// (eval mode, no autograd), where layers keep their projections of it between passes.
+    /// </summary>
+    internal Tensor? Table { get; }
+
+    /// <summary>Row of <see cref="Table"/> where <see cref="Embeddings"/> starts.</summary>
+    internal long FirstRow { get; }
+
+    /// <summary><see cref="InferenceCache.Fingerprint"/> of the parameters <see cref="Table"/> is computed from.</summary>
+    internal Tensor? TableFingerprint { get; }
 
     /// <summary>
     /// Relative-embedding rows in use, [R, hidden]: the whole table (R = 2·span) for the reference implementation,
@@ -48,6 +97,9 @@ public sealed class RelativeContext : IDisposable
     /// not need it (it is the table index clamp(bucket(i − j) + span, 0, 2·span − 1) minus the first row in use).
     /// </summary>
     public Tensor? Index { get; }
+
+    /// <summary><see cref="Index"/> transposed and contiguous, int64 [Lk, Lq] (key-major gathers of p2c); <c>null</c> with it.</summary>
+    internal Tensor? IndexByKey { get; }
 
     /// <summary>
     /// Row of <see cref="Embeddings"/> for each relative distance r = i − j in ascending order, −(Lk − 1) … Lq − 1,
@@ -82,17 +134,23 @@ public sealed class RelativeContext : IDisposable
     }
 
     /// <summary>The tensors of this context in a fixed order (for recomputation), nulls included.</summary>
-    internal Tensor?[] Tensors => [Embeddings, Index, DistanceIndex];
+    internal Tensor?[] Tensors => [Embeddings, Index, DistanceIndex, IndexByKey];
 
     /// <summary>The same context over other tensors (in the order of <see cref="Tensors"/>); the result owns nothing.</summary>
     internal RelativeContext With(IReadOnlyList<Tensor?> tensors) =>
-        new(Layout, tensors[0]!, tensors[1], tensors[2], Span, QueryLength, KeyLength);
+        new(Layout, tensors[0]!, tensors[1], tensors[2], Span, QueryLength, KeyLength, tensors[3]);       // no Table: recomputation is training
+
+    /// <summary>Whether the pass may reuse layers' projections of <see cref="Table"/>.</summary>
+    internal bool CachesProjections => Table is not null && TableFingerprint is not null;
 
     /// <inheritdoc/>
     public void Dispose()
     {
         Embeddings.Dispose();
+        Table?.Dispose();
+        TableFingerprint?.Dispose();
         Index?.Dispose();
+        IndexByKey?.Dispose();
         DistanceIndex?.Dispose();
     }
 }
