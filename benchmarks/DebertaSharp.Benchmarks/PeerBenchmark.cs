@@ -26,18 +26,19 @@ internal static class PeerBenchmark
         var threads = new Option<string>("--threads") { Description = "Intra-op thread counts, both engines.", DefaultValueFactory = _ => "1,2" };
         var rounds = new Option<int>("--rounds") { Description = "Interleaved pairs per shape and thread count (median reported).", DefaultValueFactory = _ => 7 };
         var optimized = new Option<FileInfo?>("--save-optimized") { Description = "Write ORT's optimised graph (ORT_ENABLE_ALL) to this file." };
-        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized };
+        var bf16 = new Option<bool>("--bf16") { Description = "Also time DebertaSharp in bfloat16 against float32 (interleaved), per shape and thread count." };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16 };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
-                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName);
+                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16));
             return 0;
         });
         return cmd;
     }
 
-    private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath)
+    private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16)
     {
         if (threadCounts.Count == 0 || threadCounts.Any(t => t < 1)) throw new DebertaSharpException("--threads needs positive counts, e.g. 1,2.");
         if (rounds < 1) throw new DebertaSharpException($"--rounds must be at least 1, got {rounds}.");
@@ -93,7 +94,38 @@ internal static class PeerBenchmark
             foreach (var s in sessions.Values) s.Dispose();
         }
         Console.WriteLine();
+        if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
         Console.WriteLine($"Load average at end {LoadAverage()}.");
+    }
+
+    /// <summary>DebertaSharp bfloat16 against float32 on the same inputs, interleaved: whether bf16 pays on this CPU.</summary>
+    private static void Bf16AgainstFloat32(string bundle, DebertaModel fp32, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds)
+    {
+        using var half = DebertaModel.FromPretrained(bundle, dtype: ScalarType.BFloat16);
+        half.eval();
+        Console.WriteLine("| shape | threads | DebertaSharp float32 (ms) | DebertaSharp bfloat16 (ms) | bfloat16 / float32 | max abs diff bf16 vs fp32 |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var (b, l) in shapes)
+        {
+            var (ids, mask, _) = Inputs(bundle, b, l);
+            var inputs = new DebertaInputs(ids) { AttentionMask = mask };
+            foreach (int t in threadCounts)
+            {
+                torch.set_num_threads(t);
+                float[] reference = DebertaSharpForward(fp32, inputs), low;
+                using (var inference = inference_mode())
+                using (var output = half.Forward(inputs))
+                    low = output.LastHiddenState.to(ScalarType.Float32).data<float>().ToArray();
+                var timings = PairedTimings.Run(
+                    () => { torch.set_num_threads(t); return Time(() => fp32.Forward(inputs).Dispose()); },
+                    () => { torch.set_num_threads(t); return Time(() => half.Forward(inputs).Dispose()); },
+                    rounds);
+                Console.WriteLine($"| {b}×{l} | {t} | {timings.MedianA:F1} | {timings.MedianB:F1} | {1 / timings.MedianRatio:F3} | {MaxAbsDiff(low, reference):E2} |");
+            }
+            ids.Dispose();
+            mask.Dispose();
+        }
+        Console.WriteLine();
     }
 
     private static InferenceSession OpenSession(string path, int threads, string? optimizedPath)
