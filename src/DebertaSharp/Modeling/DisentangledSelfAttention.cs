@@ -348,8 +348,10 @@ public sealed class DisentangledSelfAttention : nn.Module
                     bias = byRowC2P.narrow(2, start, n).gather(-1, index.expand(b, _heads, n, lk));         // [B, heads, n, Lk]
                 if (byRowP2C is not null)
                 {
-                    var p2c = byRowP2C.gather(-1, index.t().expand(b, _heads, lk, n)).transpose(-1, -2);   // [B, heads, n, Lk]
-                    bias = bias is null ? p2c.contiguous() : bias.add_(p2c);
+                    // Key-major gather through a contiguous index, then a tiled transpose (as PositionBias does).
+                    var p2cByKey = byRowP2C.gather(-1, index.t().contiguous().expand(b, _heads, lk, n));      // [B, heads, Lk, n]
+                    var p2c = TensorOps.TransposeLastTwo(p2cByKey);                                         // [B, heads, n, Lk]
+                    bias = bias is null ? p2c : bias.add_(p2c);
                 }
             }
             var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);

@@ -30,13 +30,14 @@ internal sealed class InferenceCache : IDisposable
         {
             if (source is null) continue;
             parts.Add(full([1], (double)(int)source.dtype, dtype: ScalarType.Float64, device: source.device));   // a dtype change rebuilds
-            var t = source.detach().to(ScalarType.Float64);
-            if (t.dim() <= 1) parts.Add(t.reshape(-1));
+            var t = source.detach();
+            if (t.dim() <= 1) parts.Add(t.reshape(-1).to(ScalarType.Float64));
             else
             {
+                // Accumulate in float64 without a float64 copy of the weight (this runs every inference pass).
                 var matrix = t.reshape(t.shape[0], -1);
-                parts.Add(matrix.sum(1));
-                parts.Add(matrix.sum(0L));                    // 0L: a literal 0 would bind to sum(ScalarType)
+                parts.Add(matrix.sum(1L, type: ScalarType.Float64));
+                parts.Add(matrix.sum(0L, type: ScalarType.Float64));    // 0L: a literal 0 would bind to sum(ScalarType)
             }
         }
         return cat(parts, 0).MoveToOuterDisposeScope();
