@@ -12,6 +12,7 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 internal sealed class InferenceCache : IDisposable
 {
+    private readonly Lock _gate = new();
     private Tensor? _fingerprint;
     private Tensor[]? _values;
 
@@ -49,20 +50,28 @@ internal sealed class InferenceCache : IDisposable
     /// </summary>
     public Tensor[] GetOrBuild(Tensor fingerprint, Func<Tensor[]> build)
     {
-        if (_values is not null && _fingerprint is not null && _fingerprint.device_type == fingerprint.device_type
-            && _fingerprint.device_index == fingerprint.device_index
-            && _fingerprint.shape.SequenceEqual(fingerprint.shape) && _fingerprint.eq(fingerprint).all().item<bool>())
-            return _values;
-        Clear();
-        var values = build();
-        foreach (var v in values) v.DetachFromDisposeScope();
-        _values = values;
-        _fingerprint = fingerprint.clone().DetachFromDisposeScope();
-        return values;
+        lock (_gate)                                   // concurrent inference passes on one model build it once
+        {
+            if (_values is not null && _fingerprint is not null && _fingerprint.device_type == fingerprint.device_type
+                && _fingerprint.device_index == fingerprint.device_index
+                && _fingerprint.shape.SequenceEqual(fingerprint.shape) && _fingerprint.eq(fingerprint).all().item<bool>())
+                return _values;
+            ClearUnlocked();
+            var values = build();
+            foreach (var v in values) v.DetachFromDisposeScope();
+            _values = values;
+            _fingerprint = fingerprint.clone().DetachFromDisposeScope();
+            return values;
+        }
     }
 
     /// <summary>Drops the cached tensors (training, or memory wanted back).</summary>
     public void Clear()
+    {
+        lock (_gate) ClearUnlocked();
+    }
+
+    private void ClearUnlocked()
     {
         if (_values is not null) foreach (var v in _values) v.Dispose();
         _values = null;
