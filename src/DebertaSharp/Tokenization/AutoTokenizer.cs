@@ -15,6 +15,7 @@ public static class AutoTokenizer
     /// <exception cref="TokenizerException">The folder is missing, names a tokenizer or model type other than DeBERTa's, or its files are missing or corrupt.</exception>
     public static DebertaTokenizerBase FromPretrained(string directory)
     {
+        directory = Hub.PretrainedSource.Resolve(directory, Hub.PretrainedFiles.Tokenizer);
         if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
         {
             throw new TokenizerException($"Tokenizer folder '{directory}' does not exist.");
