@@ -13,4 +13,5 @@ root.Subcommands.Add(NerCommand.Create());
 root.Subcommands.Add(QaCommand.Create());
 root.Subcommands.Add(FillMaskCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
+root.Subcommands.Add(DownloadCommand.Create());
 return root.Parse(args).Invoke();

@@ -27,7 +27,7 @@ internal static class BenchCommand
         var cmd = new Command("tokenizer", "Tokens per second of batch encoding (no padding) of generated English sentences.") { model, sentences, repeats };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            var tokenizer = AutoTokenizer.FromPretrained(parse.GetValue(model)!.FullName);
+            var tokenizer = AutoTokenizer.FromPretrained(CliErrors.ModelPath(parse.GetValue(model)!));
             int n = parse.GetValue(sentences), r = parse.GetValue(repeats);
             if (n < 1 || r < 1) throw new DebertaSharpException("--sentences and --repeats must be positive.");
             var texts = Sentences(n, seed: 1);

@@ -116,6 +116,13 @@ public sealed partial class HubCache
         return pointer;
     }
 
+    /// <summary>The size of a file or of the file a link points at (<see cref="FileInfo.Length"/> of a link is the link's own).</summary>
+    public static long SizeOf(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? info.Length : ((FileInfo)info.ResolveLinkTarget(returnFinalTarget: true)!).Length;
+    }
+
     private static void AtomicWrite(string path, string text)
     {
         string temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
@@ -140,7 +147,7 @@ public sealed partial class HubCache
                     .Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal))
                     .Order(StringComparer.Ordinal)
                     .Select(f => new HubCachedFile(Path.GetRelativePath(folder, f).Replace(Path.DirectorySeparatorChar, '/'),
-                        File.Exists(f) ? new FileInfo(f).Length : null))   // Length follows the link to the blob
+                        File.Exists(f) ? SizeOf(f) : null))
                     .ToList();
                 string commit = Path.GetFileName(folder);
                 snapshots.Add(new HubSnapshotInfo(commit, refs.Where(r => r.Value == commit).Select(r => r.Key).ToList(), folder, files));

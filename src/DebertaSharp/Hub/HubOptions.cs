@@ -83,10 +83,10 @@ public sealed record HubOptions
     private string? NonEmpty(string name) => Variable(name) is { Length: > 0 } v ? v : null;
 
     /// <summary>The revision asked for (<c>main</c> by default).</summary>
-    internal string EffectiveRevision => Revision is { Length: > 0 } r ? r : "main";
+    public string EffectiveRevision => Revision is { Length: > 0 } r ? r : "main";
 
     /// <summary>The hub address without a trailing slash.</summary>
-    internal string EffectiveEndpoint => (Endpoint ?? NonEmpty("HF_ENDPOINT") ?? "https://huggingface.co").TrimEnd('/');
+    public string EffectiveEndpoint => (Endpoint ?? NonEmpty("HF_ENDPOINT") ?? "https://huggingface.co").TrimEnd('/');
 
     /// <summary><c>HF_HOME</c>, else <c>$XDG_CACHE_HOME/huggingface</c>, else <c>~/.cache/huggingface</c>.</summary>
     internal string HfHome => NonEmpty("HF_HOME") ?? Path.Combine(
@@ -94,7 +94,7 @@ public sealed record HubOptions
         "huggingface");
 
     /// <summary>The hub cache folder, as <c>huggingface_hub.constants.HF_HUB_CACHE</c>.</summary>
-    internal string EffectiveCacheDir => CacheDir ?? NonEmpty("HF_HUB_CACHE") ?? NonEmpty("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(HfHome, "hub");
+    public string EffectiveCacheDir => CacheDir ?? NonEmpty("HF_HUB_CACHE") ?? NonEmpty("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(HfHome, "hub");
 
     /// <summary>The token: <see cref="Token"/>, <c>HF_TOKEN</c>, <c>HUGGING_FACE_HUB_TOKEN</c>, else the token file; null if none.</summary>
     internal string? EffectiveToken
@@ -120,7 +120,7 @@ public sealed record HubOptions
     }
 
     /// <summary>Offline when <see cref="Offline"/> says so, else when <c>HF_HUB_OFFLINE</c> is 1/ON/YES/TRUE.</summary>
-    internal bool EffectiveOffline => Offline ?? Variable("HF_HUB_OFFLINE")?.Trim().ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
+    public bool EffectiveOffline => Offline ?? Variable("HF_HUB_OFFLINE")?.Trim().ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
 }
 
 /// <summary>What happened to one file of a checkpoint: checked, found in the cache, downloading, done, or absent.</summary>

@@ -145,7 +145,7 @@ internal sealed class HubRepository : IDisposable
 
     private string? Report(string file, string? path, HubFileState state)
     {
-        long bytes = path is null ? 0 : new FileInfo(path).Length;
+        long bytes = path is null ? 0 : HubCache.SizeOf(path);
         _options.Progress?.Report(new HubFileProgress(file, state, bytes, path is null ? null : bytes));
         return path;
     }

@@ -130,7 +130,7 @@ public static partial class PretrainedSource
         var entries = files.Select(f =>
         {
             string path = repo.Cache.SnapshotPath(commit, f);
-            return new HubSnapshotFile(f, path, new FileInfo(path).Length, repo.Downloaded.Contains(f));
+            return new HubSnapshotFile(f, path, HubCache.SizeOf(path), repo.Downloaded.Contains(f));
         }).ToList();
         return new HubSnapshot(repo.RepoId, repo.Revision, commit, folder, entries);
     }

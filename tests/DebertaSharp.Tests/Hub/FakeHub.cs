@@ -34,6 +34,9 @@ internal sealed class FakeHub : IDisposable
     /// <summary><c>http://127.0.0.1:{port}</c>: the value of HF_ENDPOINT.</summary>
     public string Endpoint { get; }
 
+    /// <summary>The "CDN" address: the same server under another host name, as the hub's CDN is another host.</summary>
+    public string CdnEndpoint => Endpoint.Replace("127.0.0.1", "localhost", StringComparison.Ordinal);
+
     /// <summary>Every request: method, path, Range header (null if none), Authorization header.</summary>
     public ConcurrentQueue<(string Method, string Path, string? Range, string? Authorization)> Requests { get; } = new();
 
@@ -192,7 +195,7 @@ internal sealed class FakeHub : IDisposable
             string lfs = Sha256(data);
             await Write(stream, 302, new()
             {
-                ["Location"] = $"{Endpoint}/cdn/{lfs}",
+                ["Location"] = $"{CdnEndpoint}/cdn/{lfs}",
                 ["X-Repo-Commit"] = at,
                 ["X-Linked-Etag"] = $"\"{lfs}\"",
                 ["X-Linked-Size"] = data.Length.ToString(),
