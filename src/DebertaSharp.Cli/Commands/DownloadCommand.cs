@@ -33,7 +33,7 @@ internal static class DownloadCommand
             {
                 Revision = parse.GetValue(revision),
                 Subfolder = parse.GetValue(subfolder),
-                CacheDir = parse.GetValue(cacheDir) ?? HubOptions.Current.CacheDir,
+                CacheDir = parse.GetValue(cacheDir) ?? HubOptions.Current.CacheDir,   // --cache-dir wins over HF_HUB_CACHE
             };
             string[] patterns = parse.GetValue(include) ?? [];
             HubSnapshot snapshot = WithProgress(error, options, o => patterns.Length > 0

@@ -174,7 +174,7 @@ internal sealed class HubRepository : IDisposable
             : $"the hub at {_endpoint} cannot be reached ({_unreachable!.Message})";
         if (Commit is not { } commit)
             throw new HubNotCachedException(
-                $"'{RepoId}' at revision '{Revision}' is not in the cache ({Cache.CacheDir}) and {why}.",
+                $"'{RepoId}' is not a local folder, and at revision '{Revision}' it is not in the hub cache ({Cache.CacheDir}) and {why}.",
                 RepoId, Revision, file, CacheOnly, _unreachable);
         if (Cache.Find(commit, file) is { } cached) return Report(file, cached, HubFileState.Cached);
         if (!required) return Report(file, null, HubFileState.Absent);
@@ -267,7 +267,7 @@ internal sealed class HubRepository : IDisposable
                 $"'{RepoId}' is a gated repository ({status}): accept its conditions on the hub, then set HF_TOKEN to a token of that account. {tokenHint}{detail}",
                 RepoId, Revision, file),
             "RepoNotFound" => new RepositoryNotFoundException(
-                $"Repository '{RepoId}' was not found on {_endpoint} ({status}); if it is private, set HF_TOKEN.{detail}",
+                $"Repository '{RepoId}' was not found on {_endpoint} ({status}), and no local folder has that name; if it is private, set HF_TOKEN.{detail}",
                 RepoId, Revision),
             "RevisionNotFound" => new RevisionNotFoundException(
                 $"'{RepoId}' has no branch, tag or commit '{Revision}' ({status}).{detail}", RepoId, Revision),

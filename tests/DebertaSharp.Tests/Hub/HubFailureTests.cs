@@ -165,7 +165,7 @@ public class HubFailureTests
         var ex = Assert.Throws<HubNotCachedException>(() => PretrainedSource.Resolve(HubTestBed.RepoId, PretrainedFiles.Model, options));
         Assert.False(ex.Offline);
         Assert.Contains("cannot be reached", ex.Message);
-        Assert.Contains("'org/tiny-nli' at revision 'main' is not in the cache", ex.Message);
+        Assert.Contains("'org/tiny-nli' is not a local folder, and at revision 'main' it is not in the hub cache", ex.Message);
 
         // Once cached, the same unreachable hub is no obstacle: refs/main names the snapshot.
         PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options());
