@@ -159,6 +159,36 @@ public class HubDownloadTests
     }
 
     [Fact]
+    public void WeightsFollowFromPretrainedsPreference()
+    {
+        using var bed = new HubTestBed();
+        string golden = Path.Combine(AppContext.BaseDirectory, "Fixtures", "golden", "deberta-v3-heads");
+        bed.Hub.Add("org/tokcls-bin", FakeHub.FolderFiles(Path.Combine(golden, "tokcls-bin")));          // HF's pytorch_model.bin
+        bed.Hub.Add("org/seqcls-sharded", FakeHub.FolderFiles(Path.Combine(golden, "seqcls-sharded")));  // HF's index + 3 shards
+
+        var bin = PretrainedSource.Download("org/tokcls-bin", PretrainedFiles.Model, bed.Options());
+        Assert.Equal(["config.json", "pytorch_model.bin"], bin.Files.Select(f => f.File));
+        // config HEAD + GET; model.safetensors and its index answer 404 (one HEAD each); the .bin HEAD (302) + CDN GET.
+        Assert.Equal(6, bed.Hub.Requests.Count);
+        string noExist = Path.Combine(bed.Cache, "models--org--tokcls-bin", ".no_exist", bin.Commit);
+        Assert.True(File.Exists(Path.Combine(noExist, "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(noExist, "model.safetensors.index.json")));
+        using (HubOptions.Use(bed.Options(bin.Commit)))
+        using (var model = DebertaForTokenClassification.FromPretrained("org/tokcls-bin"))
+        using (var local = DebertaForTokenClassification.FromPretrained(Path.Combine(golden, "tokcls-bin")))
+            Assert.Equal(Logits(local), Logits(model));
+        Assert.Equal(6, bed.Hub.Requests.Count);                            // pinned commit: .no_exist and the snapshot answer
+
+        var sharded = PretrainedSource.Download("org/seqcls-sharded", PretrainedFiles.Model, bed.Options());
+        Assert.Equal(["config.json", "model.safetensors.index.json", "model-00001-of-00003.safetensors",
+            "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"], sharded.Files.Select(f => f.File));
+        Assert.False(File.Exists(Path.Combine(sharded.Folder, "expected.safetensors")));   // only what loading needs
+        using var shardedModel = DebertaForSequenceClassification.FromPretrained(sharded.Folder);
+        using var shardedLocal = DebertaForSequenceClassification.FromPretrained(Path.Combine(golden, "seqcls-sharded"));
+        Assert.Equal(Logits(shardedLocal), Logits(shardedModel));
+    }
+
+    [Fact]
     public void RepoIdsAndPaths()
     {
         Assert.True(PretrainedSource.IsRepoId("microsoft/deberta-v3-base"));
