@@ -371,55 +371,65 @@ internal sealed class HubRepository : IDisposable
         Stream output;
         try
         {
-            output = _options.OpenDownloadFile?.Invoke(partial, mode) ?? new FileStream(partial, mode, FileAccess.Write, FileShare.None, BufferSize);
+            // Unbuffered (bufferSize 0): the copy loop already writes 64 KiB blocks, and a full disk then fails in
+            // Write, not later in a Dispose that would flush again.
+            output = _options.OpenDownloadFile?.Invoke(partial, mode) ?? new FileStream(partial, mode, FileAccess.Write, FileShare.None, bufferSize: 0);
         }
         catch (IOException ex)
         {
-            throw WriteFailed(file, partial, ex);
+            throw WriteFailed(file, partial, null, ex);
         }
-        using (output)
+        var buffer = new byte[BufferSize];
+        long done = have, lastReport = -1;
+        while (true)
         {
-            var buffer = new byte[BufferSize];
-            long done = have, lastReport = -1;
-            while (true)
-            {
-                int n;
-                try
-                {
-                    n = body.Read(buffer, 0, buffer.Length);
-                }
-                catch (Exception ex) when (ex is IOException or HttpRequestException or ObjectDisposedException)
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    output.Flush();
-                    throw Interrupted(file, done, total, ex);
-                }
-                if (n == 0) break;
-                try
-                {
-                    output.Write(buffer, 0, n);
-                }
-                catch (IOException ex)
-                {
-                    output.Dispose();
-                    throw WriteFailed(file, partial, ex);
-                }
-                done += n;
-                if (done - lastReport >= 1 << 20 || lastReport < 0)
-                {
-                    _options.Progress?.Report(new HubFileProgress(file, HubFileState.Downloading, done, total));
-                    lastReport = done;
-                }
-            }
+            int n;
             try
             {
-                output.Flush();
+                n = body.Read(buffer, 0, buffer.Length);
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException or ObjectDisposedException)
+            {
+                CloseQuietly(output);
+                cancel.ThrowIfCancellationRequested();
+                throw Interrupted(file, done, total, ex);
+            }
+            if (n == 0) break;
+            try
+            {
+                output.Write(buffer, 0, n);
             }
             catch (IOException ex)
             {
-                output.Dispose();
-                throw WriteFailed(file, partial, ex);
+                throw WriteFailed(file, partial, output, ex);
             }
+            done += n;
+            if (done - lastReport >= 1 << 20 || lastReport < 0)
+            {
+                _options.Progress?.Report(new HubFileProgress(file, HubFileState.Downloading, done, total));
+                lastReport = done;
+            }
+        }
+        try
+        {
+            output.Flush();
+            output.Dispose();
+        }
+        catch (IOException ex)
+        {
+            throw WriteFailed(file, partial, output, ex);
+        }
+    }
+
+    private static void CloseQuietly(Stream? stream)
+    {
+        try
+        {
+            stream?.Dispose();
+        }
+        catch (IOException)
+        {
+            // the write error that brought us here is the one reported
         }
     }
 
@@ -427,8 +437,9 @@ internal sealed class HubRepository : IDisposable
         $"The download of '{file}' of '{RepoId}' (revision '{Revision}') was interrupted after {done}{(total is { } t ? $" of {t}" : "")} bytes ({cause.Message}); run again to resume it.",
         RepoId, Revision, file, cause);
 
-    private HubDownloadException WriteFailed(string file, string partial, IOException cause)
+    private HubDownloadException WriteFailed(string file, string partial, Stream? output, IOException cause)
     {
+        CloseQuietly(output);
         try
         {
             File.Delete(partial);                                            // free the space; nothing half-written stays

@@ -56,12 +56,21 @@ public class HubFailureTests
         Assert.False(File.Exists(bed.BlobPath("model.safetensors") + ".incomplete"));
     }
 
-    /// <summary>A file stream that fails like a full disk once <c>limit</c> bytes are written.</summary>
+    /// <summary>
+    /// A file stream that fails like a full disk once <c>limit</c> bytes are written; like a buffered FileStream, its
+    /// Dispose then fails too (seen on a full tmpfs: the error must still become a HubDownloadException).
+    /// </summary>
     private sealed class FullDisk(Stream inner, long limit) : Stream
     {
+        private bool _failed;
+
         public override void Write(byte[] buffer, int offset, int count)
         {
-            if (inner.Length + count > limit) throw new IOException("No space left on device", 28);
+            if (inner.Length + count > limit)
+            {
+                _failed = true;
+                throw new IOException("No space left on device", 28);
+            }
             inner.Write(buffer, offset, count);
         }
 
@@ -79,6 +88,11 @@ public class HubFailureTests
         {
             if (disposing) inner.Dispose();
             base.Dispose(disposing);
+            if (disposing && _failed)
+            {
+                _failed = false;
+                throw new IOException("No space left on device (flushing on close)", 28);
+            }
         }
     }
 
