@@ -40,6 +40,12 @@ public sealed record HubOptions
     /// <summary>How long a connection may take to open before the hub counts as unreachable (default 10 s).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a download may go without receiving a byte before it counts as interrupted (default 60 s); the next
+    /// run resumes it.
+    /// </summary>
+    public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Told about each file as it is checked and downloaded (for progress bars).</summary>
     public IProgress<HubFileProgress>? Progress { get; init; }
 

@@ -368,6 +368,8 @@ internal sealed class HubRepository : IDisposable
     {
         using var body = response.Content.ReadAsStream(cancel);
         using var stopOnCancel = cancel.Register(response.Dispose);       // a blocking read wakes up when cancelled
+        using var stall = new CancellationTokenSource();
+        using var stopOnStall = stall.Token.Register(response.Dispose);   // ... and when no byte came for ReadTimeout
         Stream output;
         try
         {
@@ -386,13 +388,15 @@ internal sealed class HubRepository : IDisposable
             int n;
             try
             {
+                stall.CancelAfter(_options.ReadTimeout);
                 n = body.Read(buffer, 0, buffer.Length);
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException or ObjectDisposedException)
             {
                 CloseQuietly(output);
                 cancel.ThrowIfCancellationRequested();
-                throw Interrupted(file, done, total, ex);
+                throw Interrupted(file, done, total, stall.IsCancellationRequested
+                    ? new TimeoutException($"no data for {_options.ReadTimeout.TotalSeconds:0.#} s", ex) : ex);
             }
             if (n == 0) break;
             try

@@ -65,6 +65,15 @@ public class HubCliTests
         Assert.Equal(0, bed.Hub.Count("GET", "/cdn/"));
         Assert.Equal(bed.Commit, File.ReadAllText(Path.Combine(bed.RepoFolder, "refs", "v1")));
 
+        // Offline, the cached snapshot stands in for the hub's file list.
+        int before = bed.Hub.Requests.Count;
+        using (HubOptions.Use(bed.Options(offline: true)))
+        {
+            var offline = PretrainedSource.Download(HubTestBed.RepoId, ["*.json"], bed.Options("v1", offline: true));
+            Assert.Equal(names, offline.Files.Select(f => f.File));
+        }
+        Assert.Equal(before, bed.Hub.Requests.Count);
+
         (code, _, error) = Run(bed, "download", HubTestBed.RepoId, "--include", "*.onnx");
         Assert.Equal(2, code);
         Assert.Contains("No file of 'org/tiny-nli' (revision 'main') matches '*.onnx'", error);

@@ -230,6 +230,18 @@ public class HubFailureTests
     }
 
     [Fact]
+    public void StalledDownloadCountsAsInterrupted()
+    {
+        using var bed = new HubTestBed();
+        bed.Hub.ChunkDelay = TimeSpan.FromSeconds(2);
+        var options = bed.Options() with { ReadTimeout = TimeSpan.FromMilliseconds(300) };
+        var ex = Assert.Throws<HubDownloadException>(() => PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, options));
+        Assert.Contains("no data for 0.3 s", ex.Message);
+        Assert.Contains("run again to resume", ex.Message);
+        AssertNothingLoadable(bed, "model.safetensors");
+    }
+
+    [Fact]
     public void ErrorsNameTheRepoInTheCli()
     {
         using var bed = new HubTestBed();
