@@ -312,19 +312,28 @@ internal sealed class HubRepository : IDisposable
             {
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException ex) when (HeldByOther(ex) && DateTime.UtcNow < deadline)
             {
                 cancel.WaitHandle.WaitOne(100);
                 cancel.ThrowIfCancellationRequested();
             }
-            catch (IOException ex)
+            catch (IOException ex) when (HeldByOther(ex))
             {
                 throw new HubDownloadException(
                     $"Waited {_options.LockTimeout} for another process downloading '{file}' of '{RepoId}' (lock '{path}'); giving up.",
                     RepoId, Revision, file, ex);
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new HubDownloadException(
+                    $"Cannot create the lock file '{path}' for '{file}' of '{RepoId}' ({ex.Message}); is the cache '{Cache.CacheDir}' writable?",
+                    RepoId, Revision, file, ex);
+            }
         }
     }
+
+    /// <summary>The lock is taken: EWOULDBLOCK from flock on Unix, a sharing or lock violation on Windows.</summary>
+    private static bool HeldByOther(IOException ex) => ex.HResult is 11 or unchecked((int)0x80070020) or unchecked((int)0x80070021);
 
     private void Fetch(string file, Metadata meta, string blob, CancellationToken cancel)
     {

@@ -242,6 +242,23 @@ public class HubFailureTests
     }
 
     [Fact]
+    public void AHeldLockIsWaitedForThenReported()
+    {
+        using var bed = new HubTestBed();
+        string lockPath = Path.Combine(bed.Cache, ".locks", "models--org--tiny-nli", FakeHub.Sha256(bed.Files["model.safetensors"]) + ".lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
+        using (new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))   // another downloader
+        {
+            var ex = Assert.Throws<HubDownloadException>(() =>
+                PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options() with { LockTimeout = TimeSpan.FromMilliseconds(300) }));
+            Assert.Contains("for another process downloading 'model.safetensors'", ex.Message);
+            Assert.Equal(0, bed.Hub.Count("GET", "/cdn/"));
+        }
+        PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options());
+        Assert.Equal(1, bed.Hub.Count("GET", "/cdn/"));
+    }
+
+    [Fact]
     public void ErrorsNameTheRepoInTheCli()
     {
         using var bed = new HubTestBed();
