@@ -44,6 +44,9 @@ internal sealed class HubRepository : IDisposable
     /// <summary>Offline mode: the network is never used.</summary>
     public bool CacheOnly { get; }
 
+    /// <summary>Why the cache alone answers (the hub unreachable, or refusing): <c>null</c> while the hub is used.</summary>
+    public Exception? FallbackCause => _unreachable;
+
     /// <summary>Files that were downloaded (not found in the cache) by this instance.</summary>
     public HashSet<string> Downloaded { get; } = new(StringComparer.Ordinal);
 
@@ -78,6 +81,13 @@ internal sealed class HubRepository : IDisposable
         catch (TaskCanceledException ex) when (!cancel.IsCancellationRequested)
         {
             return Unreachable(ex, file, required);                              // connect timeout
+        }
+        catch (HubException ex) when (ex is not (RevisionNotFoundException or EntryNotFoundException)
+                                      && (Commit ?? Cache.CommitOf(Revision)) is { } cachedCommit && Cache.Find(cachedCommit, file) is not null)
+        {
+            // As huggingface_hub: refused (401/403, a private repo without a token) or a failing hub (5xx), yet the
+            // file is cached — use the cache for the rest; a required file that is not cached then gets this error.
+            return Unreachable(ex, file, required);
         }
         if (meta.Commit is { } commit)
         {
@@ -178,6 +188,7 @@ internal sealed class HubRepository : IDisposable
                 RepoId, Revision, file, CacheOnly, _unreachable);
         if (Cache.Find(commit, file) is { } cached) return Report(file, cached, HubFileState.Cached);
         if (!required) return Report(file, null, HubFileState.Absent);
+        if (_unreachable is HubException refused) throw refused;
         throw new HubNotCachedException(
             $"'{file}' of '{RepoId}' (revision '{Revision}', commit {commit}) is not in the cache ({Cache.CacheDir}) and {why}.",
             RepoId, Revision, file, CacheOnly, _unreachable);

@@ -155,6 +155,11 @@ public static partial class PretrainedSource
             throw new HubNotCachedException(
                 $"No weights of '{repo.RepoId}' (revision '{repo.Revision}') are in the cache ({repo.Cache.CacheDir}) and offline mode is on (HF_HUB_OFFLINE=1): looked for {tried}.",
                 repo.RepoId, repo.Revision, prefix + WeightFiles[0], offline: true);
+        if (repo.FallbackCause is HubException refused) throw refused;
+        if (repo.FallbackCause is { } cause)
+            throw new HubNotCachedException(
+                $"No weights of '{repo.RepoId}' (revision '{repo.Revision}') are in the cache ({repo.Cache.CacheDir}) and the hub cannot be reached ({cause.Message}): looked for {tried}.",
+                repo.RepoId, repo.Revision, prefix + WeightFiles[0], offline: false, cause);
         throw new EntryNotFoundException(
             $"'{repo.RepoId}' has no weights at revision '{repo.Revision}': looked for {tried}.",
             repo.RepoId, repo.Revision, prefix + WeightFiles[0]);

@@ -133,6 +133,16 @@ public class HubFailureTests
         Assert.All(bed.Hub.Requests.Where(r => r.Path.Contains("/resolve/", StringComparison.Ordinal)).TakeLast(3),
             r => Assert.Equal("Bearer " + FakeHub.GoodToken, r.Authorization));
         Assert.All(bed.Hub.Requests.Where(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)), r => Assert.Null(r.Authorization));
+
+        // Once cached, the token may go (as in huggingface_hub): the refusal falls back to the cache...
+        File.Delete(Path.Combine(bed.Root, "token"));
+        using (HubOptions.Use(bed.Options()))
+        using (var cached = DebertaForSequenceClassification.FromPretrained("org/gated")) { }
+        // ...but a required file that is not cached still reports the refusal.
+        var gatedSnapshot = Path.Combine(bed.Cache, "models--org--gated", "snapshots", snapshot.Commit);
+        File.Delete(Path.Combine(gatedSnapshot, "model.safetensors"));
+        var refused = Assert.Throws<HubAuthenticationException>(() => PretrainedSource.Download("org/gated", PretrainedFiles.Model, bed.Options()));
+        Assert.Contains("HF_TOKEN", refused.Message);
     }
 
     [Fact]
@@ -180,6 +190,12 @@ public class HubFailureTests
         Assert.False(ex.Offline);
         Assert.Contains("cannot be reached", ex.Message);
         Assert.Contains("'org/tiny-nli' is not a local folder, and at revision 'main' it is not in the hub cache", ex.Message);
+
+        // Only config.json cached: the weights are reported as not cached, not as absent from the repository.
+        PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Config, bed.Options());
+        var weights = Assert.Throws<HubNotCachedException>(() => PretrainedSource.Resolve(HubTestBed.RepoId, PretrainedFiles.Model, options));
+        Assert.Contains("No weights of 'org/tiny-nli' (revision 'main') are in the cache", weights.Message);
+        Assert.Contains("cannot be reached", weights.Message);
 
         // Once cached, the same unreachable hub is no obstacle: refs/main names the snapshot.
         PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options());
