@@ -47,6 +47,9 @@ internal sealed class FakeHub : IDisposable
     /// size the resolve answer announced in <c>X-Linked-Size</c> can reveal it).</summary>
     public ConcurrentDictionary<string, int> Short { get; } = new();
 
+    /// <summary>When set, every resolve request is answered with this status (a hub that is down: 503).</summary>
+    public int? FailWith { get; set; }
+
     /// <summary>Delay before every answer.</summary>
     public TimeSpan Delay { get; set; }
 
@@ -172,6 +175,11 @@ internal sealed class FakeHub : IDisposable
             string commit = apiRepo!.CommitOf(apiRevision)!;
             var body = JsonSerializer.SerializeToUtf8Bytes(new { id = apiRepo.Id, sha = commit, siblings = apiRepo.Commits[commit].Keys.Order().Select(f => new { rfilename = f }) });
             await Write(stream, 200, new() { ["Content-Type"] = "application/json" }, body, method);
+            return;
+        }
+        if (FailWith is { } failure)
+        {
+            await Write(stream, failure, [], null, method);
             return;
         }
         int resolve = Array.IndexOf(segments, "resolve");

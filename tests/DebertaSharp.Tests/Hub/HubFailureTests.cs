@@ -203,6 +203,22 @@ public class HubFailureTests
     }
 
     [Fact]
+    public void AFailingHubFallsBackToTheCache()
+    {
+        using var bed = new HubTestBed();
+        bed.Hub.FailWith = 503;
+        var ex = Assert.Throws<HubException>(() => PretrainedSource.Resolve(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options()));
+        Assert.Contains("answered 503", ex.Message);
+        Assert.Equal("config.json", ex.File);
+
+        bed.Hub.FailWith = null;
+        PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options());
+        bed.Hub.FailWith = 503;
+        using (HubOptions.Use(bed.Options()))
+        using (var model = DebertaForSequenceClassification.FromPretrained(HubTestBed.RepoId)) { }
+    }
+
+    [Fact]
     public void OfflineModeNeverTouchesTheNetwork()
     {
         using var bed = new HubTestBed();
