@@ -17,7 +17,7 @@ internal sealed class HubRepository : IDisposable
     private readonly string? _token;
     private HttpClient? _metadataClient;    // redirects by hand: the hub's 302 carries the metadata
     private HttpClient? _downloadClient;    // follows redirects to the CDN, dropping the token on the way
-    private Exception? _unreachable;        // set once the hub could not be reached: the rest comes from the cache
+    private Exception? _unreachable;        // set once the hub could not be reached or refused: the rest comes from the cache
 
     public HubRepository(string repoId, HubOptions options)
     {
@@ -352,6 +352,11 @@ internal sealed class HubRepository : IDisposable
         string partial = blob + ".incomplete";
         long have = File.Exists(partial) ? new FileInfo(partial).Length : 0;
         if (meta.Size is { } size && have > size) { File.Delete(partial); have = 0; }
+        if (meta.Size is { } complete && have == complete && have > 0)
+        {
+            File.Move(partial, blob, overwrite: true);                       // an earlier run stopped just before the rename
+            return;
+        }
         using var request = Request(HttpMethod.Get, meta.DownloadUrl!);
         request.Headers.AcceptEncoding.ParseAdd("identity");
         if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
@@ -368,6 +373,12 @@ internal sealed class HubRepository : IDisposable
         {
             if (response.StatusCode == HttpStatusCode.PartialContent && response.Content.Headers.ContentRange?.From != have)
                 throw new HubDownloadException($"{meta.DownloadUrl} answered a Range request for '{file}' of '{RepoId}' from the wrong offset.", RepoId, Revision, file);
+            if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && have > 0)
+            {
+                File.Delete(partial);                                        // the partial file does not fit: start afresh
+                Fetch(file, meta, blob, cancel);
+                return;
+            }
             if (!response.IsSuccessStatusCode) throw Failure(response, file);
             bool append = response.StatusCode == HttpStatusCode.PartialContent;
             if (!append) have = 0;

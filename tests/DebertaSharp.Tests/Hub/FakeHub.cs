@@ -237,6 +237,11 @@ internal sealed class FakeHub : IDisposable
             from = long.Parse(r["bytes=".Length..^1]);
         var headers = new Dictionary<string, string>();
         int status = 200;
+        if (from >= blob.Length && from > 0)
+        {
+            await Write(stream, 416, new() { ["Content-Range"] = $"bytes */{blob.Length}" }, null, "GET");
+            return;
+        }
         if (from > 0)
         {
             status = 206;

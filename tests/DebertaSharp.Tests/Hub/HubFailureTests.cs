@@ -46,6 +46,27 @@ public class HubFailureTests
     }
 
     [Fact]
+    public void ACompleteOrOversizedPartialFileIsNotRequestedAgainWrongly()
+    {
+        using var bed = new HubTestBed();
+        byte[] weights = bed.Files["model.safetensors"];
+        string partial = bed.BlobPath("model.safetensors") + ".incomplete";
+        Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+        File.WriteAllBytes(partial, weights);                                  // a run that stopped just before the rename
+        var snapshot = PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options());
+        Assert.Equal(0, bed.Hub.Count("GET", "/cdn/"));
+        Assert.Equal(weights, File.ReadAllBytes(snapshot.Files[1].Path));
+
+        using var other = new HubTestBed();
+        string stale = other.BlobPath("model.safetensors") + ".incomplete";
+        Directory.CreateDirectory(Path.GetDirectoryName(stale)!);
+        File.WriteAllBytes(stale, [.. weights, .. weights]);                    // longer than the file: thrown away
+        var fresh = PretrainedSource.Download(HubTestBed.RepoId, PretrainedFiles.Model, other.Options());
+        Assert.Null(other.Hub.Requests.Single(r => r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).Range);
+        Assert.Equal(weights, File.ReadAllBytes(fresh.Files[1].Path));
+    }
+
+    [Fact]
     public void ShortDownloadFailsTheSizeCheckAndLeavesNothing()
     {
         using var bed = new HubTestBed();
