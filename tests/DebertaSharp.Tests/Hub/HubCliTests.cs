@@ -90,6 +90,19 @@ public class HubCliTests
     }
 
     [Fact]
+    public void FolderOptionsAcceptARepoIdToo()
+    {
+        using var bed = new HubTestBed();
+        using (HubOptions.Use(bed.Options()))
+        {
+            // forward, bench, finetune take --model as a DirectoryInfo: a repo id that is no folder resolves to its snapshot.
+            string folder = CliErrors.ModelPath(new DirectoryInfo(HubTestBed.RepoId));
+            Assert.Equal(Path.Combine(bed.RepoFolder, "snapshots", bed.Commit), folder);
+            Assert.Equal(HubTestBed.SampleFolder, CliErrors.ModelPath(new DirectoryInfo(HubTestBed.SampleFolder)));
+        }
+    }
+
+    [Fact]
     public async Task TwoProcessesDownloadingTheSameFileAtOnce()
     {
         using var bed = new HubTestBed();
