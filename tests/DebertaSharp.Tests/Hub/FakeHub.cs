@@ -47,6 +47,9 @@ internal sealed class FakeHub : IDisposable
     /// size the resolve answer announced in <c>X-Linked-Size</c> can reveal it).</summary>
     public ConcurrentDictionary<string, int> Short { get; } = new();
 
+    /// <summary>Old repo id → new one: resolve requests for the old id get a relative 307, as the hub answers for a renamed repo.</summary>
+    public ConcurrentDictionary<string, string> Renamed { get; } = new(StringComparer.Ordinal);
+
     /// <summary>When set, every resolve request is answered with this status (a hub that is down: 503).</summary>
     public int? FailWith { get; set; }
 
@@ -186,6 +189,11 @@ internal sealed class FakeHub : IDisposable
         if (resolve is not 2 || segments.Length < 5)
         {
             await Write(stream, 404, new() { ["X-Error-Code"] = "RepoNotFound" }, null, method);
+            return;
+        }
+        if (Renamed.TryGetValue(segments[0] + "/" + segments[1], out string? renamed))
+        {
+            await Write(stream, 307, new() { ["Location"] = "/" + renamed + "/" + string.Join('/', segments.Skip(2)) }, null, method);
             return;
         }
         var repo = Find(segments[0] + "/" + segments[1]);

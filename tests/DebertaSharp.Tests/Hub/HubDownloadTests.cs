@@ -189,6 +189,18 @@ public class HubDownloadTests
     }
 
     [Fact]
+    public void ARenamedRepositoryIsFollowed()
+    {
+        using var bed = new HubTestBed();
+        bed.Hub.Renamed["old-org/tiny"] = HubTestBed.RepoId;
+        var snapshot = PretrainedSource.Download("old-org/tiny", PretrainedFiles.Model, bed.Options());
+        Assert.Equal(bed.Commit, snapshot.Commit);
+        Assert.Contains("models--old-org--tiny", snapshot.Folder);                // cached under the name asked for, as Python does
+        Assert.Equal(bed.Files["model.safetensors"], File.ReadAllBytes(snapshot.Files[1].Path));
+        Assert.Equal(2, bed.Hub.Count("HEAD", "/old-org/tiny/"));                 // one relative redirect per metadata request
+    }
+
+    [Fact]
     public void RepoIdsAndPaths()
     {
         Assert.True(PretrainedSource.IsRepoId("microsoft/deberta-v3-base"));
