@@ -72,6 +72,7 @@ public static partial class PretrainedSource
     public static HubSnapshot Download(string repoId, PretrainedFiles files = PretrainedFiles.All, HubOptions? options = null,
         CancellationToken cancel = default)
     {
+        if ((files & PretrainedFiles.All) == 0) throw new ArgumentOutOfRangeException(nameof(files), files, "Ask for at least one kind of file.");
         options ??= HubOptions.Current;
         CheckRepoId(repoId);
         string prefix = Prefix(options);
