@@ -270,9 +270,8 @@ internal sealed class FakeHub : IDisposable
             if (cut >= 0 && sent >= cut)
             {
                 await stream.FlushAsync();
-                await Task.Delay(100);                                             // let the bytes sent so far arrive
-                client.Client.LingerState = new LingerOption(true, 0);          // RST: the connection drops mid-file
-                client.Client.Close();
+                client.Client.Shutdown(SocketShutdown.Both);                    // the connection ends mid-file: every byte
+                client.Client.Close();                                          // sent arrives, then a premature end
                 return;
             }
         }
