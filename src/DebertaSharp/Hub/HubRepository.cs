@@ -120,9 +120,10 @@ internal sealed class HubRepository : IDisposable
             try
             {
                 using var request = Request(HttpMethod.Get, url);
-                using var response = _metadataClient.Send(request, HttpCompletionOption.ResponseContentRead, cancel);
+                using var response = _metadataClient.Send(request, HttpCompletionOption.ResponseHeadersRead, cancel);
                 if (!response.IsSuccessStatusCode) throw Failure(response, "(file list)");
-                using var doc = System.Text.Json.JsonDocument.Parse(response.Content.ReadAsStream(cancel));
+                using var doc = StrictJson.Parse(ReadBounded(response, url, cancel), url.ToString(),
+                    (message, inner) => new HubException($"{message}; check HF_ENDPOINT.", RepoId, Revision, null, inner));
                 if (doc.RootElement.TryGetProperty("sha", out var sha) && sha.GetString() is { Length: > 0 } commit)
                 {
                     Cache.SaveRef(Revision, commit);
@@ -140,10 +141,6 @@ internal sealed class HubRepository : IDisposable
             {
                 _unreachable = ex;
             }
-            catch (System.Text.Json.JsonException ex)
-            {
-                throw new HubException($"{url} answered malformed JSON ({ex.Message}); check HF_ENDPOINT.", RepoId, Revision, null, ex);
-            }
             Commit ??= Cache.CommitOf(Revision);
         }
         string why = CacheOnly ? "offline mode is on (HF_HUB_OFFLINE=1)" : $"the hub at {_endpoint} cannot be reached ({_unreachable!.Message})";
@@ -151,6 +148,21 @@ internal sealed class HubRepository : IDisposable
             throw new HubNotCachedException($"'{RepoId}' at revision '{Revision}' is not in the cache ({Cache.CacheDir}) and {why}.",
                 RepoId, Revision, null, CacheOnly, _unreachable);
         return Cache.Describe().Snapshots.First(s => s.Commit == known).Files.Select(f => f.File).ToList();
+    }
+
+    /// <summary>The body of a JSON answer, refused beyond <see cref="PretrainedSource.MaxListingBytes"/>.</summary>
+    private byte[] ReadBounded(HttpResponseMessage response, Uri url, CancellationToken cancel)
+    {
+        using var body = response.Content.ReadAsStream(cancel);
+        using var bytes = new MemoryStream();
+        var buffer = new byte[BufferSize];
+        for (int n; (n = body.Read(buffer, 0, buffer.Length)) > 0;)
+        {
+            if (bytes.Length + n > PretrainedSource.MaxListingBytes)
+                throw new HubException($"{url} answered more than {PretrainedSource.MaxListingBytes} bytes for a repository listing; check HF_ENDPOINT.", RepoId, Revision);
+            bytes.Write(buffer, 0, n);
+        }
+        return bytes.ToArray();
     }
 
     private string? Report(string file, string? path, HubFileState state)

@@ -34,6 +34,9 @@ public static partial class PretrainedSource
     public static IReadOnlyList<string> WeightFiles { get; } =
         ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"];
 
+    /// <summary>The largest index or repository listing read (as the checkpoint reader's index limit).</summary>
+    internal const long MaxListingBytes = 64L << 20;
+
     /// <summary>Tokenizer files fetched when present.</summary>
     public static IReadOnlyList<string> TokenizerFiles { get; } =
         ["tokenizer_config.json", "tokenizer.json", "spm.model", "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json"];
@@ -171,7 +174,8 @@ public static partial class PretrainedSource
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            using var doc = StrictJson.ParseFile(indexPath, MaxListingBytes,
+                (message, inner) => new HubException($"'{indexFile}' of '{repo.RepoId}': {message}", repo.RepoId, repo.Revision, indexFile, inner));
             if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new HubException($"'{indexFile}' of '{repo.RepoId}' has no \"weight_map\" object.", repo.RepoId, repo.Revision, indexFile);
             var shards = new SortedSet<string>(StringComparer.Ordinal);
@@ -184,7 +188,7 @@ public static partial class PretrainedSource
             }
             return shards;
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        catch (InvalidOperationException ex)                                // a weight_map value that is not a string
         {
             throw new HubException($"'{indexFile}' of '{repo.RepoId}' is not a valid index: {ex.Message}", repo.RepoId, repo.Revision, indexFile, ex);
         }
