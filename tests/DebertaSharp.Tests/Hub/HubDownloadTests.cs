@@ -96,6 +96,24 @@ public class HubDownloadTests
     }
 
     [Fact]
+    public void AFastTokenizerRepoIsFetchedWithItsTokenizerJson()
+    {
+        using var bed = new HubTestBed();
+        string fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tokenizer-json", "v3");
+        bed.Hub.Add("org/fast-v3", FakeHub.FolderFiles(fixture));
+        using (HubOptions.Use(bed.Options()))
+        {
+            var tokenizer = AutoTokenizer.FromPretrained("org/fast-v3");
+            var local = AutoTokenizer.FromPretrained(fixture);
+            Assert.IsType<DebertaTokenizerFast>(tokenizer);
+            Assert.Equal(local.Encode("A soccer game, 2-1.").InputIds, tokenizer.Encode("A soccer game, 2-1.").InputIds);
+        }
+        string snapshot = Assert.Single(Directory.GetDirectories(Path.Combine(bed.Cache, "models--org--fast-v3", "snapshots")));
+        Assert.True(File.Exists(Path.Combine(snapshot, "tokenizer.json")));
+        Assert.False(File.Exists(Path.Combine(snapshot, "expected.json.gz")));
+    }
+
+    [Fact]
     public void RevisionMayBeABranchATagOrACommit()
     {
         using var bed = new HubTestBed();
