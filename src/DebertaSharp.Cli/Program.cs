@@ -12,6 +12,8 @@ root.Subcommands.Add(ZeroShotCommand.Create());
 root.Subcommands.Add(NerCommand.Create());
 root.Subcommands.Add(QaCommand.Create());
 root.Subcommands.Add(FillMaskCommand.Create());
+root.Subcommands.Add(EmbedCommand.Create());
+root.Subcommands.Add(RerankCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
 root.Subcommands.Add(DownloadCommand.Create());
 return root.Parse(args).Invoke();
