@@ -15,4 +15,5 @@ root.Subcommands.Add(FillMaskCommand.Create());
 root.Subcommands.Add(EmbedCommand.Create());
 root.Subcommands.Add(RerankCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
+root.Subcommands.Add(DownloadCommand.Create());
 return root.Parse(args).Invoke();

@@ -29,7 +29,7 @@ internal static class BenchCommand
             "and EncodeBatch on all cores.") { model, sentences, repeats };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            var tokenizer = AutoTokenizer.FromPretrained(parse.GetValue(model)!.FullName);
+            var tokenizer = AutoTokenizer.FromPretrained(CliErrors.ModelPath(parse.GetValue(model)!));
             int n = parse.GetValue(sentences), r = parse.GetValue(repeats);
             if (n < 1 || r < 1) throw new DebertaSharpException("--sentences and --repeats must be positive.");
             var texts = Sentences(n, seed: 1);

@@ -48,7 +48,7 @@ internal sealed class BenchSubject
 
     public static BenchSubject From(ParseResult parse)
     {
-        string? folder = parse.GetValue(ModelOption)?.FullName;
+        string? folder = parse.GetValue(ModelOption) is { } m ? CliErrors.ModelPath(m) : null;
         var config = folder is not null ? DebertaConfig.FromFile(folder) : parse.GetValue(ConfigOption) switch
         {
             "base" => BenchmarkModels.DebertaV3Base(),

@@ -31,7 +31,14 @@ internal static class CliErrors
     /// <summary>A required folder option that must exist.</summary>
     public static Option<DirectoryInfo> ModelOption() => new("--model")
     {
-        Description = "Checkpoint folder (config.json + model.safetensors or pytorch_model.bin).",
+        Description = "Checkpoint folder (config.json + model.safetensors or pytorch_model.bin), or a Hugging Face Hub repo id.",
         Required = true,
     };
+
+    /// <summary>
+    /// The folder a <c>--model</c> names: an existing folder, else the cached snapshot of a hub repo id (fetched when
+    /// needed, with its tokenizer files).
+    /// </summary>
+    public static string ModelPath(DirectoryInfo model) =>
+        model.Exists ? model.FullName : Hub.PretrainedSource.Resolve(model.ToString(), Hub.PretrainedFiles.All);
 }

@@ -139,7 +139,7 @@ internal static class FinetuneCommand
             static IReadOnlyList<string>? List(string? s) => s?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var arguments = new FinetuneArguments
             {
-                ModelDir = parse.GetValue(model)!.FullName,
+                ModelDir = CliErrors.ModelPath(parse.GetValue(model)!),
                 Task = parse.GetValue(task)!,
                 Train = parse.GetValue(train)!.FullName,
                 Eval = parse.GetValue(eval)?.FullName,

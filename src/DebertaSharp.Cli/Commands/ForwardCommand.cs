@@ -32,7 +32,7 @@ internal static class ForwardCommand
         head.AcceptOnlyFromAmong(HeadNames.All);
         var cmd = new Command("forward", "Run a checkpoint on inputs.safetensors and write all outputs to a safetensors file.") { model, inputs, output, head };
         cmd.SetAction(parse => CliErrors.Run(() =>
-            Run(parse.GetValue(model)!.FullName, parse.GetValue(inputs)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(head)!)));
+            Run(CliErrors.ModelPath(parse.GetValue(model)!), parse.GetValue(inputs)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(head)!)));
         return cmd;
     }
 

@@ -11,10 +11,12 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<DirectoryInfo>("model") { Description = "Checkpoint folder." };
+        var dir = new Argument<string>("model") { Description = "Checkpoint folder, or a Hugging Face Hub repo id (then: what the local cache holds of it; no network)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var cmd = new Command("info", "Describe a checkpoint folder: architecture, sizes, parameters, dtype and how its keys load.") { dir, json };
-        cmd.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(dir)!.FullName, parse.GetValue(json))));
+        cmd.SetAction(parse => CliErrors.Run(() => parse.GetValue(dir)! is var model && !Directory.Exists(model) && Hub.PretrainedSource.IsRepoId(model)
+            ? HubCacheInfoCommand.Run(model, parse.GetValue(json), parse.InvocationConfiguration.Output)
+            : Run(Path.GetFullPath(model), parse.GetValue(json)), parse.InvocationConfiguration.Error));
         return cmd;
     }
 

@@ -230,7 +230,7 @@ internal static class ModelBenchCommands
         var cmd = new Command("load", "Checkpoint load time and peak resident memory against the size of the weights; run it in a fresh process. Prints one JSON line.") { model, dtype };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
-            string folder = parse.GetValue(model)!.FullName;
+            string folder = CliErrors.ModelPath(parse.GetValue(model)!);
             var target = BenchSubject.ParseDType(parse.GetValue(dtype)!);
             using (var warm = ones(1)) { }                                    // load libtorch before the baseline
             long before = ProcessMemory.ResidentBytes() ?? 0;

@@ -20,7 +20,7 @@ internal static class PipelineCli
     /// <summary>The options every task command has.</summary>
     public sealed class Common
     {
-        public Option<string?> Model { get; } = new("--model") { Description = "Checkpoint folder: config.json, weights and tokenizer files (spm.model or vocab.json + merges.txt)." };
+        public Option<string?> Model { get; } = new("--model") { Description = "Checkpoint folder (config.json, weights and tokenizer files: spm.model or vocab.json + merges.txt), or a Hugging Face Hub repo id." };
 
         public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON object per input (JSON Lines) instead of tables." };
 

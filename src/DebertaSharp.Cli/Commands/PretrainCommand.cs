@@ -63,7 +63,7 @@ internal static class PretrainCommand
             {
                 var request = new Request
                 {
-                    Model = parse.GetValue(model),
+                    Model = parse.GetValue(model) is { } m ? Hub.PretrainedSource.Resolve(m, Hub.PretrainedFiles.All) : null,
                     Config = parse.GetValue(config),
                     Tokenizer = parse.GetValue(tokenizer),
                     Corpus = parse.GetValue(corpus) ?? [],

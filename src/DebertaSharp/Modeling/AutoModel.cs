@@ -34,6 +34,7 @@ public static class AutoModel
     /// </summary>
     public static DebertaPreTrainedModel FromPretrained(string folder, HeadKind? head = null, Device? device = null, ScalarType? dtype = null)
     {
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
         var kind = head ?? HeadOf(DebertaConfig.FromFile(folder));
         return kind switch
         {

@@ -194,6 +194,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
     protected static T LoadPretrained<T>(string folder, Func<DebertaConfig, CheckpointReader, T> build, Device? device, ScalarType? dtype)
         where T : DebertaPreTrainedModel
     {
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
         var config = DebertaConfig.FromFile(folder);
         T model;
         using (var checkpoint = CheckpointReader.Open(folder))
@@ -213,6 +214,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
             }
             try
             {
+                if (dtype == TorchDtype.Auto) dtype = TorchDtype.Of(config, checkpoint);
                 if (dtype is { } dt && dt != model.DType) model.to(dt);
                 var report = model.LoadWeights(checkpoint);
                 if (report.Missing.Count > 0)

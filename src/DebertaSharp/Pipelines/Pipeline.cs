@@ -125,6 +125,7 @@ public abstract class Pipeline : IDisposable
     /// <summary>Loads the model (with <paramref name="head"/>, else the head of <c>config.json</c>'s <c>architectures</c>) and the tokenizer of a checkpoint folder.</summary>
     private protected static (DebertaPreTrainedModel Model, DebertaTokenizerBase Tokenizer) Load(string folder, Device? device, ScalarType? dtype, HeadKind? head = null)
     {
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.All);
         DebertaTokenizerBase tokenizer = AutoTokenizer.FromPretrained(folder);
         return (AutoModel.FromPretrained(folder, head, device, dtype), tokenizer);
     }

@@ -33,6 +33,7 @@ public sealed class MlmPretrainingModel : PretrainingModel
     /// </summary>
     public static MlmPretrainingModel FromPretrained(string folder)
     {
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
         var config = DebertaConfig.FromFile(folder);
         var model = new DebertaForMaskedLM(config, enhancedMaskDecoder: EmdPossible(config));
         try

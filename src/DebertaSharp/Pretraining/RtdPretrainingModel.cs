@@ -99,6 +99,7 @@ public sealed class RtdPretrainingModel : PretrainingModel
     /// </summary>
     public static RtdPretrainingModel FromPretrained(string folder, int? generatorLayers = null, double rtdWeight = 50)
     {
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
         string generatorFolder = Path.Combine(folder, GeneratorFolder), discriminatorFolder = Path.Combine(folder, DiscriminatorFolder);
         bool pair = Directory.Exists(generatorFolder) && Directory.Exists(discriminatorFolder);
         var discriminatorConfig = DebertaConfig.FromFile(pair ? discriminatorFolder : folder);

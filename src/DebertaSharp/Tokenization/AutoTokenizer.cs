@@ -27,6 +27,7 @@ public static class AutoTokenizer
     /// <exception cref="TokenizerException">The folder is missing, names a tokenizer or model type other than DeBERTa's, or the files of the chosen tokenizer are missing or corrupt.</exception>
     public static DebertaTokenizerBase FromPretrained(string directory, bool useFast)
     {
+        directory = Hub.PretrainedSource.Resolve(directory, Hub.PretrainedFiles.Tokenizer);
         if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
         {
             throw new TokenizerException($"Tokenizer folder '{directory}' does not exist.");

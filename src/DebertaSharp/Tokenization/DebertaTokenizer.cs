@@ -54,6 +54,7 @@ public sealed class DebertaTokenizer : DebertaTokenizerBase
     /// <exception cref="TokenizerException">The folder, <c>vocab.json</c> or <c>merges.txt</c> is missing or corrupt, or the config is inconsistent.</exception>
     public static DebertaTokenizer FromPretrained(string directory)
     {
+        directory = Hub.PretrainedSource.Resolve(directory, Hub.PretrainedFiles.Tokenizer);
         if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
         {
             throw new TokenizerException($"Tokenizer folder '{directory}' does not exist.");

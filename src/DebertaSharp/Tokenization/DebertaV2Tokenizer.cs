@@ -77,6 +77,7 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
     /// <exception cref="TokenizerException">The folder or <c>spm.model</c> is missing or corrupt, or the config is inconsistent.</exception>
     public static DebertaV2Tokenizer FromPretrained(string directory)
     {
+        directory = Hub.PretrainedSource.Resolve(directory, Hub.PretrainedFiles.Tokenizer);
         if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
         {
             throw new TokenizerException($"Tokenizer folder '{directory}' does not exist.");

@@ -34,6 +34,7 @@ public static class FineTuningModel
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(data);
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
         var original = DebertaConfig.FromFile(folder);
         var model = Create(original, data);
         try

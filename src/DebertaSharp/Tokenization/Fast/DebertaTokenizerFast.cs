@@ -74,6 +74,7 @@ public sealed class DebertaTokenizerFast : DebertaTokenizerBase
     /// <exception cref="TokenizerException">The folder or file is missing or corrupt, a component is not supported, or a required special token is not in the vocabulary.</exception>
     public static DebertaTokenizerFast FromPretrained(string directory)
     {
+        directory = Hub.PretrainedSource.Resolve(directory, Hub.PretrainedFiles.Tokenizer);
         if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
         {
             throw new TokenizerException($"Tokenizer folder '{directory}' does not exist.");
