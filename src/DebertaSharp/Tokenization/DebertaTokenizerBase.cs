@@ -11,6 +11,9 @@ public abstract class DebertaTokenizerBase
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly Dictionary<int, AddedToken> _addedById;
     private readonly HashSet<string> _specialContents;
+    private readonly IReadOnlyDictionary<string, AddedToken> _byRole;
+    private readonly TokenizerConfig _config;
+    private readonly IReadOnlyList<(string Name, byte[] Bytes)> _modelFiles;
 
     private protected DebertaTokenizerBase(ResolvedTokens tokens, TokenizerConfig config, string defaultPad)
     {
@@ -36,6 +39,9 @@ public abstract class DebertaTokenizerBase
         Unk = Role("unk_token");
         Mask = tokens.ByRole.TryGetValue("mask_token", out AddedToken? mask) ? mask : null;
         _specialContents = new HashSet<string>(tokens.ByRole.Values.Select(t => t.Content), StringComparer.Ordinal);
+        _byRole = tokens.ByRole;
+        _config = config;
+        _modelFiles = TokenizerFolderWriter.Snapshot(config.Directory, ModelFileNames);
     }
 
     /// <summary>The classifier token that starts every encoding (<c>[CLS]</c>).</summary>
@@ -241,6 +247,41 @@ public abstract class DebertaTokenizerBase
         string text = ConvertTokensToString(tokens);
         return CleanUpTokenizationSpaces ? TextUtilities.CleanUpTokenization(text) : text;
     }
+
+    /// <summary>
+    /// Saves the tokenizer to <paramref name="folder"/> as transformers 4.44's <c>save_pretrained</c> does, so Python's
+    /// <c>AutoTokenizer.from_pretrained</c> (and <see cref="AutoTokenizer.FromPretrained"/>) load it back unchanged: the model
+    /// files it was loaded from (read when it was loaded, so the source folder may be gone), <c>tokenizer_config.json</c>,
+    /// <c>special_tokens_map.json</c> and <c>added_tokens.json</c>. Other files in the folder are left alone; each file is
+    /// written to a temporary sibling first, and all are renamed into place only once all are written.
+    /// </summary>
+    /// <param name="folder">The folder; created if missing.</param>
+    /// <exception cref="TokenizerException">A file cannot be written (the folder is named).</exception>
+    public void SavePretrained(string folder)
+    {
+        if (string.IsNullOrEmpty(folder))
+        {
+            throw new TokenizerException("The folder to save the tokenizer to is empty.");
+        }
+
+        TokenizerFolderWriter.Write(folder, new TokenizerFolderWriter.State(
+            _config.RawConfig,
+            _byRole,
+            _config.RolesWithFlags,
+            _config.AdditionalSpecialTokens,
+            AddedTokens,
+            AddedTokens.Where(t => VocabularyPiece(t.Id) is null).ToList(),
+            ModelMaxLength,
+            CleanUpTokenizationSpaces,
+            TokenizerClassName,
+            _modelFiles));
+    }
+
+    /// <summary>The model files (in the folder the tokenizer is loaded from) that <see cref="SavePretrained"/> writes back; read once at construction.</summary>
+    private protected abstract IReadOnlyList<string> ModelFileNames { get; }
+
+    /// <summary>The <c>tokenizer_class</c> written by <see cref="SavePretrained"/>: HF's name of this class (without <c>Fast</c>).</summary>
+    private protected virtual string TokenizerClassName => TokenizerFolderWriter.ClassName(GetType());
 
     /// <summary>Whether a token string is one of the named special tokens (HF <c>all_special_tokens</c>).</summary>
     private protected bool IsSpecialTokenString(string token) => _specialContents.Contains(token);
