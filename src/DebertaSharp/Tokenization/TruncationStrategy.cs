@@ -7,8 +7,8 @@ namespace DebertaSharp.Tokenization;
 /// keeps the shorter sequence whole if it fits, else half the room each (the extra token of an odd room to the longer one),
 /// and windows both; a sequence too short to cut is an error. The windows of a pair come as Rust's <c>Encoding::merge_with</c>
 /// makes them: (A₀,B₀), then for each further window aᵢ of A: (aᵢ,B₀), (aᵢ,b₁), (aᵢ,b₂) …, then (A₀,b₁), (A₀,b₂) ….
-/// One known difference: Rust gives the second sequence's tokens type id 0 in overflow windows (huggingface/tokenizers#1908);
-/// here they have type id 1 in every window, as in the first.
+/// Known differences: Rust gives the second sequence's tokens type id 0 in overflow windows (huggingface/tokenizers#1908),
+/// here they have type id 1 in every window, as in the first; Rust drops the sequence ids of a truncated first sequence, here they stay 0.
 /// </remarks>
 public enum TruncationStrategy
 {

@@ -61,6 +61,6 @@ const cases = [
   // Batch padding (BatchLongest over all windows, rounded up to the multiple), as pad_encodings does.
   let longest = Math.max(...windows.map(w => w.getLength())); if (longest % 8) longest += 8 - longest % 8;
   for (const w of windows) { w.pad(longest, { padId: 0, padToken: '[PAD]' }); batch.encodings.push(dump(w)); }
-  fs.writeFileSync(process.argv[4], JSON.stringify({ generator: 'tokenizers@0.23.2 (npm, prebuilt linux-x64), see README.txt', cases: out, batch }, null, 1));
+  fs.writeFileSync(process.argv[4], JSON.stringify({ generator: 'tokenizers@0.23.2 (npm, prebuilt linux-x64), see README.txt', cases: out, batch }));
   console.log(out.map(c => c.name + ':' + c.encodings.length).join(' '), 'batch', batch.encodings.length);
 })();
