@@ -121,4 +121,22 @@ public class EncodeOptionsSlowTests
         Assert.Throws<TokenizerException>(() => V3.Encode(text, new EncodeOptions { MaxLength = 6, Truncation = TruncationStrategy.OnlySecond, ReturnOverflowingTokens = true }));
         Assert.Throws<TokenizerException>(() => V3.Encode(text, new EncodeOptions { Stride = -1 }));
     }
+
+    [Fact]
+    public void PrepareForModelOfPlainPiecesGivesTheGoldenEncodingAndRefusesTemplatedInput()
+    {
+        var plain = new EncodeOptions { AddSpecialTokens = false };
+        foreach (GoldenCase c in GoldenData.Cases("tokenizer-v3"))
+        {
+            TokenEncoding a = V3.Encode(c.Text, plain);
+            TokenEncoding? b = c.TextPair is null ? null : V3.Encode(c.TextPair, plain);
+            TokenEncoding e = V3.PrepareForModel(a, b);
+            Assert.True(c.InputIds.SequenceEqual(e.InputIds), c.Name);
+            Assert.True(c.TokenTypeIds.SequenceEqual(e.TokenTypeIds), c.Name);
+            Assert.Equal(c.SequenceIds, e.SequenceIds);
+        }
+
+        TokenEncoding templated = V3.Encode("Hello world");
+        Assert.Contains("AddSpecialTokens = false", Assert.Throws<TokenizerException>(() => V3.PrepareForModel(templated)).Message);
+    }
 }
