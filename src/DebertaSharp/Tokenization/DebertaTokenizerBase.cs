@@ -576,7 +576,7 @@ public abstract class DebertaTokenizerBase
         {
             var (first, second) = input(i);
             TokenEncoding encoding = Prepare(first, second, options, maxLength);
-            encodings.Add(encoding with { Overflowing = [] });
+            encodings.Add(encoding.Overflowing.Count == 0 ? encoding : encoding with { Overflowing = [] });
             mapping?.Add(i);
             foreach (TokenEncoding window in encoding.Overflowing)
             {
