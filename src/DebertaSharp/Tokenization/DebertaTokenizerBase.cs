@@ -7,6 +7,9 @@ namespace DebertaSharp.Tokenization;
 /// <remarks>Instances are immutable after construction and safe to use from several threads.</remarks>
 public abstract class DebertaTokenizerBase
 {
+    /// <summary>Batches of at least this many texts are encoded in parallel.</summary>
+    private const int ParallelBatchSize = 64;
+
     private readonly AddedTokenSplitter _splitter;
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly Dictionary<int, AddedToken> _addedById;
@@ -89,7 +92,7 @@ public abstract class DebertaTokenizerBase
     /// <summary>Number of distinct tokens, added tokens included (HF <c>len(tokenizer)</c>).</summary>
     public abstract int VocabularySize { get; }
 
-    /// <summary>Number of tokens the template adds: 2 for a single text, 3 for a pair.</summary>
+    /// <summary>Number of tokens the DeBERTa template adds: 2 for a single text, 3 for a pair (a <see cref="DebertaTokenizerFast"/> adds what its file's post-processor adds).</summary>
     /// <param name="pair">Whether the input is a pair.</param>
     public static int NumSpecialTokensToAdd(bool pair) => pair ? 3 : 2;
 
@@ -179,7 +182,10 @@ public abstract class DebertaTokenizerBase
     /// <exception cref="TokenizerException">A text is null, or the options are invalid.</exception>
     public BatchEncoding EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null) => EncodeBatch(texts, null, options);
 
-    /// <summary>Encodes several texts or text pairs; <see cref="PaddingStrategy.Longest"/> pads across the batch.</summary>
+    /// <summary>
+    /// Encodes several texts or text pairs; <see cref="PaddingStrategy.Longest"/> pads across the batch. Batches of 64
+    /// texts or more are encoded on all cores (the result is the same as one by one).
+    /// </summary>
     /// <param name="texts">The first texts.</param>
     /// <param name="textPairs">The second texts (same count; an entry may be null for a single text), or <c>null</c>.</param>
     /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
@@ -250,7 +256,7 @@ public abstract class DebertaTokenizerBase
 
     /// <summary>
     /// Saves the tokenizer to <paramref name="folder"/> as transformers 4.44's <c>save_pretrained</c> does, so Python's
-    /// <c>AutoTokenizer.from_pretrained</c> (and <see cref="AutoTokenizer.FromPretrained"/>) load it back unchanged: the model
+    /// <c>AutoTokenizer.from_pretrained</c> (and <see cref="AutoTokenizer.FromPretrained(string)"/>) load it back unchanged: the model
     /// files it was loaded from (read when it was loaded, so the source folder may be gone), <c>tokenizer_config.json</c>,
     /// <c>special_tokens_map.json</c> and <c>added_tokens.json</c>. Other files in the folder are left alone; each file is
     /// written to a temporary sibling first, and all are renamed into place only once all are written.
@@ -280,8 +286,11 @@ public abstract class DebertaTokenizerBase
     /// <summary>The model files (in the folder the tokenizer is loaded from) that <see cref="SavePretrained"/> writes back; read once at construction.</summary>
     private protected abstract IReadOnlyList<string> ModelFileNames { get; }
 
-    /// <summary>The <c>tokenizer_class</c> written by <see cref="SavePretrained"/>: HF's name of this class (without <c>Fast</c>).</summary>
-    private protected virtual string TokenizerClassName => TokenizerFolderWriter.ClassName(GetType());
+    /// <summary>
+    /// The <c>tokenizer_class</c> written by <see cref="SavePretrained"/>: the one it was loaded with, else HF's name of this
+    /// class; without <c>Fast</c>, as <c>save_pretrained</c> writes it.
+    /// </summary>
+    private protected virtual string TokenizerClassName => TokenizerFolderWriter.ClassName(_config.TokenizerClass ?? GetType().Name);
 
     /// <summary>Whether a token string is one of the named special tokens (HF <c>all_special_tokens</c>).</summary>
     private protected bool IsSpecialTokenString(string token) => _specialContents.Contains(token);
@@ -292,6 +301,17 @@ public abstract class DebertaTokenizerBase
     /// <param name="end">End of the stretch to tokenize.</param>
     /// <param name="output">Receives the pieces.</param>
     private protected abstract void TokenizeText(string text, int start, int end, List<TokenPiece> output);
+
+    /// <summary>
+    /// Rewrites the whole input before added tokens are split out (HF's <c>do_lower_case</c> step of <c>tokenize</c>).
+    /// <paramref name="origin"/> maps each UTF-16 unit of the result to the input unit it came from, or is <c>null</c>
+    /// when positions are unchanged.
+    /// </summary>
+    private protected virtual string PrepareText(string text, out int[]? origin)
+    {
+        origin = null;
+        return text;
+    }
 
     /// <summary>Joins token strings into text (HF <c>convert_tokens_to_string</c>).</summary>
     private protected abstract string ConvertTokensToString(IReadOnlyList<string> tokens);
@@ -310,8 +330,20 @@ public abstract class DebertaTokenizerBase
         }
 
         text = TextUtilities.ReplaceLoneSurrogates(text);
-        var pieces = new List<TokenPiece>();
-        foreach (TextSegment segment in _splitter.Split(text))
+        var pieces = new List<TokenPiece>(Math.Min((text.Length / 4) + 4, 1024)); // about one piece per 4 chars of text
+        TokenizeSequence(text, pieces);
+        return pieces;
+    }
+
+    /// <summary>
+    /// Turns one (sanitized) text into pieces with spans into it. The slow tokenizers prepare the text
+    /// (<see cref="PrepareText"/>), split on added tokens HF's slow way and tokenize the text between them; the
+    /// tokenizer.json one runs its own pipeline.
+    /// </summary>
+    private protected virtual void TokenizeSequence(string text, List<TokenPiece> pieces)
+    {
+        string work = PrepareText(text, out int[]? origin);
+        foreach (TextSegment segment in _splitter.Split(work))
         {
             if (segment.Token is AddedToken token)
             {
@@ -319,11 +351,21 @@ public abstract class DebertaTokenizerBase
             }
             else
             {
-                TokenizeText(text, segment.Start, segment.End, pieces);
+                TokenizeText(work, segment.Start, segment.End, pieces);
             }
         }
 
-        return pieces;
+        if (origin is not null)
+        {
+            // Spans of the prepared text → spans of the input: a start is the unit it came from, an end follows the unit before it.
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                TokenPiece p = pieces[i];
+                int pieceStart = p.Start < origin.Length ? origin[p.Start] : text.Length;
+                int pieceEnd = p.End == 0 ? 0 : origin[p.End - 1] + 1;
+                pieces[i] = p with { Start = pieceStart, End = Math.Max(pieceStart, pieceEnd) };
+            }
+        }
     }
 
     /// <summary>The text a word is tokenized as when input is split into words (HF <c>prepare_for_tokenization</c> with <c>is_split_into_words</c>): HF's DebertaV2Tokenizer puts a space before every word.</summary>
@@ -355,6 +397,28 @@ public abstract class DebertaTokenizerBase
         return new PieceSequence(pieces, [.. wordIds], null);
     }
 
+    /// <summary>Number of tokens the template adds to a single text or a pair (2 / 3 for the slow DeBERTa template).</summary>
+    private protected virtual int SpecialTokenCount(bool pair) => NumSpecialTokensToAdd(pair);
+
+    /// <summary>
+    /// Truncates the sequences in place (at their end) by <paramref name="toRemove"/> tokens; returns the number removed. Used
+    /// without overflow windows; <see cref="EncodeOptions.TruncationSide"/> then takes the kept counts from the other end.
+    /// The default is HF's slow <c>truncate_sequences</c>.
+    /// </summary>
+    private protected virtual int TruncateSequences(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy)
+    {
+        var (a, b) = SlowCut(first.Count, second?.Count, first.Count + (second?.Count ?? 0) - toRemove, strategy, TruncationSide.Right);
+        int removed = first.Count - a[0].Count + (second is null ? 0 : second.Count - b![0].Count);
+        first.RemoveRange(a[0].Count, first.Count - a[0].Count);
+        second?.RemoveRange(b![0].Count, second.Count - b[0].Count);
+        return removed;
+    }
+
+    /// <summary>Builds the encoding of the (truncated) sequences: the template, type ids, masks.</summary>
+    private protected virtual TokenEncoding BuildEncoding(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed) =>
+        Build(first, second, addSpecial, removed);
+
+
     private int? CheckOptions(EncodeOptions options)
     {
         if (options.MaxLength is int requested && requested <= 0)
@@ -379,7 +443,7 @@ public abstract class DebertaTokenizerBase
     private TokenEncoding Prepare(PieceSequence first, PieceSequence? second, EncodeOptions options, int? maxLength)
     {
         bool pair = second is not null;
-        int specials = options.AddSpecialTokens ? NumSpecialTokensToAdd(pair) : 0;
+        int specials = options.AddSpecialTokens ? SpecialTokenCount(pair) : 0;
         int total = first.Count + (second?.Count ?? 0);
         List<(int Start, int Count)> a = [(0, first.Count)];
         List<(int Start, int Count)>? b = pair ? [(0, second!.Count)] : null;
@@ -393,13 +457,26 @@ public abstract class DebertaTokenizerBase
                     $"max_length {limit} is smaller than the {specials} special tokens a {(pair ? "pair" : "single text")} needs.");
             }
 
-            (a, b) = options.ReturnOverflowingTokens
-                ? RustWindows(first.Count, second?.Count, limit - specials, strategy, options)
-                : SlowCut(first.Count, second?.Count, limit - specials, strategy, options.TruncationSide);
+            if (options.ReturnOverflowingTokens)
+            {
+                (a, b) = RustWindows(first.Count, second?.Count, limit - specials, strategy, options);
+            }
+            else if (total + specials > limit)
+            {
+                // The tokenizer's own cut decides how many tokens each sequence keeps; the side decides which ones.
+                List<TokenPiece> x = [.. first.Pieces];
+                List<TokenPiece>? y = second is null ? null : [.. second.Pieces];
+                TruncateSequences(x, y, total + specials - limit, strategy);
+                (int, int) Kept(int length, int keep) => options.TruncationSide == TruncationSide.Left ? (length - keep, keep) : (0, keep);
+                a = [Kept(first.Count, x.Count)];
+                b = second is null ? null : [Kept(second.Count, y!.Count)];
+            }
         }
 
-        TokenEncoding Window((int Start, int Count) x, (int Start, int Count)? y) =>
-            Build(first, x, second, y, options.AddSpecialTokens, total - x.Count - (y?.Count ?? 0));
+        TokenEncoding Window((int Start, int Count) x, (int Start, int Count)? y) => Annotate(
+            BuildEncoding(first.Pieces.GetRange(x.Start, x.Count), y is { } r ? second!.Pieces.GetRange(r.Start, r.Count) : null,
+                options.AddSpecialTokens, total - x.Count - (y?.Count ?? 0)),
+            first, x, second, y);
 
         // Rust's Encoding::merge_with order: (A0,B0); each further window of A with B0 then with B's further windows; then A0 with them.
         var overflow = new List<TokenEncoding>();
@@ -572,10 +649,40 @@ public abstract class DebertaTokenizerBase
         int? maxLength = CheckOptions(options);
         var encodings = new List<TokenEncoding>(count);
         List<int>? mapping = options.ReturnOverflowingTokens ? new List<int>(count) : null;
+        var prepared = new TokenEncoding[count];
+        if (count < ParallelBatchSize || Environment.ProcessorCount == 1)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var (first, second) = input(i);
+                prepared[i] = Prepare(first, second, options, maxLength);
+            }
+        }
+        else
+        {
+            // Inputs are independent and the tokenizer is immutable: encode on all cores, then report the first failure by index.
+            var failures = new Exception?[count];
+            Parallel.For(0, count, i =>
+            {
+                try
+                {
+                    var (first, second) = input(i);
+                    prepared[i] = Prepare(first, second, options, maxLength);
+                }
+                catch (Exception ex) when (ex is TokenizerException)
+                {
+                    failures[i] = ex;
+                }
+            });
+            if (Array.Find(failures, f => f is not null) is Exception failure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+        }
+
         for (int i = 0; i < count; i++)
         {
-            var (first, second) = input(i);
-            TokenEncoding encoding = Prepare(first, second, options, maxLength);
+            TokenEncoding encoding = prepared[i];
             encodings.Add(encoding.Overflowing.Count == 0 ? encoding : encoding with { Overflowing = [] });
             mapping?.Add(i);
             foreach (TokenEncoding window in encoding.Overflowing)
@@ -627,9 +734,9 @@ public abstract class DebertaTokenizerBase
         return target;
     }
 
-    private TokenEncoding Build(PieceSequence first, (int Start, int Count) a, PieceSequence? second, (int Start, int Count)? b, bool addSpecial, int removed)
+    private TokenEncoding Build(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed)
     {
-        int n = a.Count + (b?.Count ?? 0) + (addSpecial ? NumSpecialTokensToAdd(second is not null) : 0);
+        int n = first.Count + (second?.Count ?? 0) + (addSpecial ? NumSpecialTokensToAdd(second is not null) : 0);
         var ids = new int[n];
         var types = new int[n];
         var mask = new int[n];
@@ -637,8 +744,6 @@ public abstract class DebertaTokenizerBase
         var offsets = new TokenOffset[n];
         var tokens = new string[n];
         var sequence = new int?[n];
-        var sources = new int?[n];
-        int?[]? words = first.Words is not null || second?.Words is not null ? new int?[n] : null;
         int k = 0;
 
         void Template(AddedToken token, int type)
@@ -651,11 +756,10 @@ public abstract class DebertaTokenizerBase
             k++;
         }
 
-        void Sequence(PieceSequence seq, (int Start, int Count) range, int type, int sequenceId)
+        void Sequence(List<TokenPiece> pieces, int type, int sequenceId)
         {
-            for (int i = range.Start; i < range.Start + range.Count; i++)
+            foreach (TokenPiece p in pieces)
             {
-                TokenPiece p = seq.Pieces[i];
                 ids[k] = p.Id;
                 types[k] = type;
                 mask[k] = 1;
@@ -663,12 +767,6 @@ public abstract class DebertaTokenizerBase
                 offsets[k] = new TokenOffset(p.Start, p.End);
                 tokens[k] = p.Token;
                 sequence[k] = sequenceId;
-                sources[k] = seq.Sources?[i] ?? i;
-                if (words is not null)
-                {
-                    words[k] = seq.Words?[i];
-                }
-
                 k++;
             }
         }
@@ -678,7 +776,7 @@ public abstract class DebertaTokenizerBase
             Template(Cls, 0);
         }
 
-        Sequence(first, a, 0, 0);
+        Sequence(first, 0, 0);
         if (addSpecial)
         {
             Template(Sep, 0);
@@ -688,7 +786,7 @@ public abstract class DebertaTokenizerBase
         {
             // Without special tokens HF types the pair 0 as well.
             int type = addSpecial ? 1 : 0;
-            Sequence(second, b!.Value, type, 1);
+            Sequence(second, type, 1);
             if (addSpecial)
             {
                 Template(Sep, type);
@@ -704,10 +802,34 @@ public abstract class DebertaTokenizerBase
             Offsets = offsets,
             Tokens = tokens,
             SequenceIds = sequence,
-            WordIds = words,
-            SourceTokenIndices = sources,
             NumTruncatedTokens = removed,
         };
+    }
+
+    /// <summary>Adds what the template does not know: each token's word (input given as words) and its index in its untruncated sequence.</summary>
+    private static TokenEncoding Annotate(TokenEncoding encoding, PieceSequence first, (int Start, int Count) a, PieceSequence? second, (int Start, int Count)? b)
+    {
+        int n = encoding.Length;
+        var sources = new int?[n];
+        int?[]? words = first.Words is not null || second?.Words is not null ? new int?[n] : null;
+        int nextA = a.Start, nextB = b?.Start ?? 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (encoding.SequenceIds[i] is not int s)
+            {
+                continue;
+            }
+
+            PieceSequence seq = s == 0 ? first : second!;
+            int index = s == 0 ? nextA++ : nextB++;
+            sources[i] = seq.Sources?[index] ?? index;
+            if (words is not null)
+            {
+                words[i] = seq.Words?[index];
+            }
+        }
+
+        return encoding with { WordIds = words, SourceTokenIndices = sources };
     }
 
     private TokenEncoding PadTo(TokenEncoding encoding, int length, PaddingSide side)

@@ -234,6 +234,6 @@ internal static class TokenizerFolderWriter
     }
 
     /// <summary>HF's class name without a <c>Fast</c> suffix, as <c>save_pretrained</c> writes it.</summary>
-    public static string ClassName(Type type) =>
-        type.Name.EndsWith("Fast", StringComparison.Ordinal) ? type.Name[..^4] : type.Name;
+    public static string ClassName(string name) =>
+        name.EndsWith("Fast", StringComparison.Ordinal) && name != "PreTrainedTokenizerFast" ? name[..^4] : name;
 }

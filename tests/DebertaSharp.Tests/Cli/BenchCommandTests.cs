@@ -37,6 +37,17 @@ public class BenchCommandTests
         JsonNode.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(l => l.StartsWith('{')))!.AsObject();
 
     [Fact]
+    public void TokenizerPrintsOneThreadAndAllCoreThroughput()
+    {
+        string albert = DebertaSharp.Tests.Tokenization.GoldenData.Folder(DebertaSharp.Tests.Tokenization.TokenizerRealGoldenTests.Albert);
+        var (code, output, error) = Run("bench", "tokenizer", "--model", albert, "--sentences", "100", "--repeats", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("DebertaV2Tokenizer (albert30k): 100 sentences", output);
+        Assert.Matches(@"one thread, Encode per sentence: [\d.]+ ms = [\d,]+ tokens/s, [\d,]+ sentences/s", output);
+        Assert.Matches(@"EncodeBatch on \d+ cores: [\d.]+ ms = [\d,]+ tokens/s", output);
+    }
+
+    [Fact]
     public void ModelPrintsForwardAndFloorPerShape()
     {
         var (code, output, error) = Run("bench", "model", "--model", Model, "--shapes", "1x8,2x5", "--pairs", "1", "--threads", "1");
