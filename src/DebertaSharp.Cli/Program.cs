@@ -12,5 +12,7 @@ root.Subcommands.Add(ZeroShotCommand.Create());
 root.Subcommands.Add(NerCommand.Create());
 root.Subcommands.Add(QaCommand.Create());
 root.Subcommands.Add(FillMaskCommand.Create());
+root.Subcommands.Add(EmbedCommand.Create());
+root.Subcommands.Add(RerankCommand.Create());
 root.Subcommands.Add(PretrainCommand.Create());
 return root.Parse(args).Invoke();

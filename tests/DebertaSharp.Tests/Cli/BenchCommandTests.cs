@@ -70,6 +70,14 @@ public class BenchCommandTests
         var train = LastJson(output);
         Assert.True(train["gradient_checkpointing"]!.GetValue<bool>());
         Assert.Equal("DebertaSharp.Training.AdamW", train["optimizer"]!.GetValue<string>());
+        long all = train["trainable_parameters"]!.GetValue<long>();
+        Assert.Equal(train["total_parameters"]!.GetValue<long>(), all);
+
+        (code, output, error) = Run("bench", "train", "--model", Model, "--shape", "2x8", "--steps", "1", "--lora-rank", "2", "--threads", "1");
+        Assert.True(code == 0, error);
+        var lora = LastJson(output);
+        Assert.Equal(2, lora["lora_rank"]!.GetValue<int>());
+        Assert.InRange(lora["trainable_parameters"]!.GetValue<long>(), 1, all / 2);
 
         (code, output, error) = Run("bench", "load", "--model", Model, "--dtype", "bfloat16");
         Assert.True(code == 0, error);
