@@ -66,7 +66,7 @@ var trainer = new Trainer(model, train, heldOut, new TrainerOptions
     GroupByLength = true,
     Seed = seed,
     OverwriteOutputDirectory = true,              // running the quick start again replaces its last run
-    TokenizerFiles = TrainerOptions.TokenizerFilesIn(modelDir),
+    Tokenizer = tokenizer,                        // saved into every checkpoint and the output folder
 });
 var result = trainer.Train(progress: new ConsoleProgress());
 

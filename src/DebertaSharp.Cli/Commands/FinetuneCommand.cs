@@ -273,7 +273,7 @@ internal static class FinetuneCommand
             GroupByLength = a.GroupByLength,
             SaveTotalLimit = a.SaveTotalLimit,
             OverwriteOutputDirectory = a.Overwrite,
-            TokenizerFiles = TrainerOptions.TokenizerFilesIn(a.ModelDir),
+            Tokenizer = tokenizer,
         };
         if (a.Warmup < 0 || (a.Warmup >= 1 && a.Warmup != Math.Floor(a.Warmup)))
             throw new TrainingException($"--warmup must be a share in [0, 1) or a whole number of steps, got {a.Warmup}.");

@@ -18,10 +18,6 @@ internal static class PretrainCommand
     /// <summary>Exit code of a run stopped by Ctrl+C / SIGTERM after writing its checkpoint (128 + SIGINT).</summary>
     public const int Stopped = StopSignal.ExitCode;
 
-    /// <summary>Tokenizer files copied into every checkpoint and output folder, when present.</summary>
-    private static readonly string[] TokenizerFiles =
-        ["spm.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "tokenizer.json"];
-
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "Checkpoint folder to start from (MLM: a masked-LM or base checkpoint; RTD: a folder with generator/ and discriminator/, or one discriminator checkpoint)." };
@@ -154,13 +150,12 @@ internal static class PretrainCommand
 
         string tokenizerFolder = request.Tokenizer ?? FindTokenizer(checkpoint, request.Model, request.Config);
         var tokenizer = AutoTokenizer.FromPretrained(tokenizerFolder);
-        var extraFiles = TokenizerFiles.Select(f => Path.Combine(tokenizerFolder, f)).Where(File.Exists).ToList();
         var corpus = new TextCorpus(request.Corpus);
 
         TrainingSeed.Set(options.Seed);   // reproducible initialisation of new weights
         using var model = BuildModel(objective, request, checkpoint, options);
         CheckVocabulary(tokenizer, model, tokenizerFolder);
-        var trainer = new Pretrainer(model, tokenizer, corpus, output, options, extraFiles);
+        var trainer = new Pretrainer(model, tokenizer, corpus, output, options);
 
         var header = $"{objective.ToString().ToUpperInvariant()} pre-training of {Describe(model)}; {options.MaxSteps} steps of {options.BatchSize}×≤{options.MaxLength} tokens"
                      + (checkpoint is null ? "" : $"; resuming from {checkpoint}");

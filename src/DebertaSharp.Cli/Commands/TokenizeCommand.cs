@@ -20,12 +20,28 @@ internal static class TokenizeCommand
             Description = "longest_first | only_first | only_second | none (default: longest_first when --max-length is given and --padding is none).",
         };
         var padding = new Option<string?>("--padding") { Description = "max_length | longest | none (default none); longest pads across all inputs." };
+        var stride = new Option<string?>("--stride") { Description = "Tokens shared by consecutive overflow windows (HF stride; with --return-overflowing-tokens)." };
+        var overflow = new Option<bool>("--return-overflowing-tokens")
+        {
+            Description = "Print every window truncation cuts (HF fast tokenizers' overflow), one line each, with overflow_to_sample_mapping.",
+        };
+        var truncationSide = new Option<string?>("--truncation-side") { Description = "right | left: which end truncation cuts (default right)." };
+        var paddingSide = new Option<string?>("--padding-side") { Description = "right | left: where padding goes (default right)." };
+        var multiple = new Option<string?>("--pad-to-multiple-of") { Description = "Round the padded length up to a multiple of N (with --padding)." };
+        var noSpecial = new Option<bool>("--no-special-tokens") { Description = "Do not add [CLS]/[SEP] (HF add_special_tokens=False)." };
+        var words = new Option<bool>("--is-split-into-words")
+        {
+            Description = "Each text (and --pair) is a list of words separated by whitespace; each word is tokenized on its own (HF is_split_into_words); prints word_ids.",
+        };
+        var specialMask = new Option<bool>("--return-special-tokens-mask") { Description = "Also print special_tokens_mask." };
+        var length = new Option<bool>("--return-length") { Description = "Also print length (tokens, padding included, as HF's fast tokenizers)." };
         var jsonl = new Option<string?>("--jsonl") { Description = "JSON Lines file with one {\"text\": ..., \"text_pair\": ...} object per line." };
         var texts = new Argument<string[]>("texts") { Arity = ArgumentArity.ZeroOrMore, Description = "Texts to tokenize." };
 
-        var command = new Command("tokenize", "Tokenize texts as HuggingFace would; prints {input_ids, token_type_ids, attention_mask, offsets} per input (offsets in UTF-16 units).")
+        var command = new Command("tokenize", "Tokenize texts as HuggingFace would; prints {input_ids, token_type_ids, attention_mask, offsets} per input (offsets in UTF-16 units), plus the fields the --return-* flags ask for.")
         {
-            model, pair, maxLength, truncation, padding, jsonl, texts,
+            model, pair, maxLength, truncation, padding, stride, overflow, truncationSide, paddingSide, multiple, noSpecial, words, specialMask, length,
+            jsonl, texts,
         };
 
         command.SetAction(parse =>
@@ -37,10 +53,17 @@ internal static class TokenizeCommand
                 string folder = parse.GetValue(model) is { Length: > 0 } m ? m : throw new UsageException("--model DIR is required.");
                 var options = new EncodeOptions
                 {
-                    MaxLength = ParseMaxLength(parse.GetValue(maxLength)),
+                    MaxLength = ParseInt(parse.GetValue(maxLength), "--max-length", 1),
                     Truncation = ParseTruncation(parse.GetValue(truncation)),
                     Padding = ParsePadding(parse.GetValue(padding)),
+                    Stride = ParseInt(parse.GetValue(stride), "--stride", 0) ?? 0,
+                    ReturnOverflowingTokens = parse.GetValue(overflow),
+                    TruncationSide = ParseSide(parse.GetValue(truncationSide), "--truncation-side") == "left" ? TruncationSide.Left : TruncationSide.Right,
+                    PaddingSide = ParseSide(parse.GetValue(paddingSide), "--padding-side") == "left" ? PaddingSide.Left : PaddingSide.Right,
+                    PadToMultipleOf = ParseInt(parse.GetValue(multiple), "--pad-to-multiple-of", 1),
+                    AddSpecialTokens = !parse.GetValue(noSpecial),
                 };
+                var fields = new Fields(parse.GetValue(specialMask), parse.GetValue(length), options.ReturnOverflowingTokens);
 
                 var firsts = new List<string>();
                 var seconds = new List<string?>();
@@ -62,10 +85,12 @@ internal static class TokenizeCommand
                 }
 
                 DebertaTokenizerBase tokenizer = AutoTokenizer.FromPretrained(folder);
-                BatchEncoding batch = tokenizer.EncodeBatch(firsts, seconds, options);
-                foreach (Tokenization.TokenEncoding encoding in batch.Encodings)
+                BatchEncoding batch = parse.GetValue(words)
+                    ? tokenizer.EncodeWordsBatch(firsts.ConvertAll(Words), seconds.ConvertAll(s => s is null ? null : Words(s)), options)
+                    : tokenizer.EncodeBatch(firsts, seconds, options);
+                for (int i = 0; i < batch.BatchSize; i++)
                 {
-                    output.WriteLine(ToJson(encoding));
+                    output.WriteLine(ToJson(batch.Encodings[i], fields, batch.OverflowToSampleMapping?[i]));
                 }
 
                 return 0;
@@ -80,17 +105,30 @@ internal static class TokenizeCommand
         return command;
     }
 
-    private static int? ParseMaxLength(string? value)
+    /// <summary>Which optional fields a line carries.</summary>
+    private sealed record Fields(bool SpecialTokensMask, bool Length, bool OverflowToSampleMapping);
+
+    private static IReadOnlyList<string> Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+
+    private static int? ParseInt(string? value, string name, int minimum)
     {
         if (value is null)
         {
             return null;
         }
 
-        return int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0
+        return int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= minimum
             ? n
-            : throw new UsageException($"--max-length '{value}' is not a positive integer.");
+            : throw new UsageException($"{name} '{value}' is not {(minimum == 0 ? "a whole number ≥ 0" : "a positive integer")}.");
     }
+
+    private static string? ParseSide(string? value, string name) => value?.ToLowerInvariant() switch
+    {
+        null => null,
+        "left" => "left",
+        "right" => "right",
+        _ => throw new UsageException($"{name} '{value}' is not one of right, left."),
+    };
 
     private static TruncationStrategy? ParseTruncation(string? value) => value?.ToLowerInvariant() switch
     {
@@ -168,7 +206,7 @@ internal static class TokenizeCommand
         }
     }
 
-    private static string ToJson(Tokenization.TokenEncoding encoding)
+    private static string ToJson(Tokenization.TokenEncoding encoding, Fields fields, int? sample)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))
@@ -187,6 +225,39 @@ internal static class TokenizeCommand
             }
 
             writer.WriteEndArray();
+            if (fields.SpecialTokensMask)
+            {
+                WriteInts(writer, "special_tokens_mask", encoding.SpecialTokensMask);
+            }
+
+            if (encoding.WordIds is { } wordIds)
+            {
+                writer.WriteStartArray("word_ids");
+                foreach (int? w in wordIds)
+                {
+                    if (w is int id)
+                    {
+                        writer.WriteNumberValue(id);
+                    }
+                    else
+                    {
+                        writer.WriteNullValue();
+                    }
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (fields.Length)
+            {
+                writer.WriteNumber("length", encoding.Length);
+            }
+
+            if (fields.OverflowToSampleMapping && sample is int s)
+            {
+                writer.WriteNumber("overflow_to_sample_mapping", s);
+            }
+
             writer.WriteEndObject();
         }
 

@@ -174,7 +174,7 @@ public sealed class DisentangledSelfAttention : nn.Module
             var keyProj = _c2p ? (_v1 ? pos_proj! : pos_key_proj ?? key_proj!) : null;
             var queryProj = _p2c ? (_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!) : null;
             var fingerprint = cat([relative.TableFingerprint!,
-                InferenceCache.Fingerprint([.. SourceParameters(keyProj), .. SourceParameters(queryProj)])], 0);
+                InferenceCache.Fingerprint([.. keyProj?.parameters() ?? [], .. queryProj?.parameters() ?? []])], 0);   // every parameter: a LoRA wrapper's too
             var table = relative.Table!;                                                     // [2·span, H]
             var kept = _positionProjections.GetOrBuild(fingerprint, () =>
                 [_c2p ? PositionKeys(table).contiguous() : empty(0), _p2c ? PositionQueries(table).contiguous() : empty(0)]);
@@ -184,10 +184,6 @@ public sealed class DisentangledSelfAttention : nn.Module
         var rows = pos_dropout.forward(relative.Embeddings);                                 // [R, H]
         return (_c2p ? PositionKeys(rows) : null, _p2c ? PositionQueries(rows) : null);
     }
-
-    /// <summary>Every parameter of a projection (a plain Linear, or a LoRA wrapper whose adapters also shape the kept rows).</summary>
-    private static IEnumerable<Tensor> SourceParameters(nn.Module? projection) =>
-        projection is null ? [] : projection.parameters();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

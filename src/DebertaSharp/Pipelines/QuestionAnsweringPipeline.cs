@@ -120,12 +120,10 @@ public sealed class QuestionAnsweringPipeline : Pipeline
             }
 
             int stride = Math.Min(options.DocStride ?? Math.Min(maxLength / 2, 128), room - 1);
-            var windows = TokenWindows.Spans(c.Length, room, stride);
+            IReadOnlyList<TokenEncoding> cut = TokenWindows.Of(Tokenizer, q, c, maxLength, stride);
+            var windows = cut.Select(w => TokenWindows.Span(w, 1)).ToList();
             examples[i] = new Example(context, q.Length, c, TextWords.Of(Tokenizer, context, c), windows, rows.Count);
-            foreach (var (start, count) in windows)
-            {
-                rows.Add(TokenWindows.Pair(Tokenizer, q, c, start, count));
-            }
+            rows.AddRange(cut);
         }
 
         float[][][] logits = ForwardRows(rows, perToken: true, o => o.StartLogits!, o => o.EndLogits!);

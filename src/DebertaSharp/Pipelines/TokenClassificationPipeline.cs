@@ -74,7 +74,7 @@ public sealed class TokenClassificationPipeline : Pipeline
         int stride = Math.Min(options.Stride, window / 2);
         var ignore = new HashSet<string>(options.IgnoreLabels ?? [], StringComparer.Ordinal);
 
-        // Tokenize once per text, then window: every window is one row for the model.
+        // Tokenize once per text, then take the tokenizer's overflow windows: every window is one row for the model.
         var pieces = new TokenEncoding[texts.Count];
         var windows = new List<(int Start, int Count)>[texts.Count];
         var rows = new List<TokenEncoding>();
@@ -82,11 +82,9 @@ public sealed class TokenClassificationPipeline : Pipeline
         {
             string text = RequireText(texts[i], texts.Count == 1 ? "text" : $"text {i}");
             pieces[i] = Tokenizer.Encode(text, new EncodeOptions { AddSpecialTokens = false });
-            windows[i] = pieces[i].Length == 0 ? [] : TokenWindows.Spans(pieces[i].Length, window, stride);
-            foreach (var (start, count) in windows[i])
-            {
-                rows.Add(TokenWindows.Single(Tokenizer, pieces[i], start, count));
-            }
+            IReadOnlyList<TokenEncoding> cut = pieces[i].Length == 0 ? [] : TokenWindows.Of(Tokenizer, pieces[i], null, window + 2, stride);
+            windows[i] = cut.Select(w => TokenWindows.Span(w, 0)).ToList();
+            rows.AddRange(cut);
         }
 
         float[][] logits = ForwardRows(rows, perToken: true, o => o.Logits!)[0];   // [row][position·label]

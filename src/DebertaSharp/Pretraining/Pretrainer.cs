@@ -16,7 +16,7 @@ namespace DebertaSharp.Pretraining;
 /// <para>
 /// Checkpoints: <c>OUTPUT/checkpoint-&lt;step&gt;/</c>, written atomically — for MLM one <see cref="TrainingCheckpoint"/>
 /// folder; for RTD <c>generator/</c> and <c>discriminator/</c> training checkpoints plus the run's
-/// <c>trainer_state.json</c>. Each holds the HF model(s) and the tokenizer files. At the end the final model(s) go to
+/// <c>trainer_state.json</c>. Each holds the HF model(s) and the tokenizer (saved with <see cref="DebertaTokenizerBase.SavePretrained"/>). At the end the final model(s) go to
 /// <c>OUTPUT/</c> (MLM) or <c>OUTPUT/generator</c> and <c>OUTPUT/discriminator</c> (RTD).
 /// </para>
 /// <para>
@@ -33,7 +33,7 @@ public sealed class Pretrainer
     private readonly PretrainingDataStream _data;
     private readonly MaskingOptions _masking;
     private readonly string _output;
-    private readonly IReadOnlyList<string> _extraFiles;
+    private readonly DebertaTokenizerBase _tokenizer;
 
     /// <summary>Prepares a run of <paramref name="model"/> on <paramref name="corpus"/> writing into <paramref name="outputFolder"/>.</summary>
     /// <param name="model">The model(s) to train.</param>
@@ -41,10 +41,9 @@ public sealed class Pretrainer
     /// <param name="corpus">The text to train on.</param>
     /// <param name="outputFolder">Where checkpoints and the final model go.</param>
     /// <param name="options">Run settings.</param>
-    /// <param name="extraFiles">Files copied into every checkpoint and final model folder (the tokenizer's files).</param>
     /// <exception cref="TrainingException">Invalid options, or a tokenizer without <c>[MASK]</c>.</exception>
     public Pretrainer(PretrainingModel model, DebertaTokenizerBase tokenizer, TextCorpus corpus, string outputFolder,
-        PretrainingOptions options, IEnumerable<string>? extraFiles = null)
+        PretrainingOptions options)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -56,9 +55,7 @@ public sealed class Pretrainer
         _data = new PretrainingDataStream(corpus, tokenizer, new MlmCollator(tokenizer, _masking), options.BatchSize, options.MaxLength,
             options.Seed, options.ShuffleBuffer);
         _output = Path.GetFullPath(outputFolder);
-        _extraFiles = extraFiles?.ToList() ?? [];
-        foreach (var file in _extraFiles)
-            if (!File.Exists(file)) throw new TrainingException($"File '{file}' to copy into checkpoints does not exist.");
+        _tokenizer = tokenizer;
     }
 
     /// <summary>The newest checkpoint folder under <paramref name="outputFolder"/>, or <c>null</c>.</summary>
@@ -211,7 +208,7 @@ public sealed class Pretrainer
         var parts = _model.Parts;
         if (parts.Count == 1 && parts[0].Folder.Length == 0)
         {
-            TrainingCheckpoint.Save(folder, parts[0].Model, optimizers[0], state, _extraFiles);
+            TrainingCheckpoint.Save(folder, parts[0].Model, optimizers[0], state, _tokenizer);
         }
         else
         {
@@ -219,7 +216,7 @@ public sealed class Pretrainer
             AtomicFolder.Replace(folder, temp =>
             {
                 for (int i = 0; i < parts.Count; i++)
-                    TrainingCheckpoint.Save(Path.Combine(temp, parts[i].Folder), parts[i].Model, optimizers[i], state, _extraFiles);
+                    TrainingCheckpoint.Save(Path.Combine(temp, parts[i].Folder), parts[i].Model, optimizers[i], state, _tokenizer);
                 AtomicFile.WriteAllText(Path.Combine(temp, TrainingState.FileName), state.ToJson());
             }, carryOver: false);
         }
@@ -231,17 +228,12 @@ public sealed class Pretrainer
         return folder;
     }
 
-    /// <summary>Writes the final model(s) in HF layout with the tokenizer files.</summary>
+    /// <summary>Writes the final model(s) in HF layout with the tokenizer.</summary>
     private void SaveFinal()
     {
         _model.SavePretrained(_output);
         foreach (var part in _model.Parts)
-            foreach (var file in _extraFiles)
-            {
-                string target = Path.Combine(_output, part.Folder, Path.GetFileName(file));
-                if (!string.Equals(Path.GetFullPath(file), target, StringComparison.Ordinal))
-                    AtomicFile.Write(target, stream => { using var source = File.OpenRead(file); source.CopyTo(stream); });
-            }
+            _tokenizer.SavePretrained(Path.Combine(_output, part.Folder));
     }
 
     /// <summary>Restores every part and the run's state from <paramref name="folder"/>, checking the data settings agree.</summary>

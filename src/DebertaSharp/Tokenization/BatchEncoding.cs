@@ -9,10 +9,32 @@ public sealed record BatchEncoding
     /// <summary>Wraps the given encodings.</summary>
     /// <param name="encodings">One encoding per input.</param>
     public BatchEncoding(IReadOnlyList<TokenEncoding> encodings)
+        : this(encodings, null)
+    {
+    }
+
+    /// <summary>Wraps the given encodings and the input each came from.</summary>
+    /// <param name="encodings">The encodings (with overflow, every window of every input).</param>
+    /// <param name="overflowToSampleMapping">For each encoding the index of its input, or <c>null</c> when each input has one encoding.</param>
+    /// <exception cref="ArgumentException">The mapping's count differs from the encodings'.</exception>
+    public BatchEncoding(IReadOnlyList<TokenEncoding> encodings, IReadOnlyList<int>? overflowToSampleMapping)
     {
         ArgumentNullException.ThrowIfNull(encodings);
+        if (overflowToSampleMapping is not null && overflowToSampleMapping.Count != encodings.Count)
+        {
+            throw new ArgumentException(
+                $"overflow_to_sample_mapping has {overflowToSampleMapping.Count} entries for {encodings.Count} encodings.", nameof(overflowToSampleMapping));
+        }
+
         Encodings = encodings;
+        OverflowToSampleMapping = overflowToSampleMapping;
     }
+
+    /// <summary>
+    /// With <see cref="EncodeOptions.ReturnOverflowingTokens"/>: for each encoding, the index of the input it is a window of
+    /// (HF <c>overflow_to_sample_mapping</c>); <c>null</c> otherwise.
+    /// </summary>
+    public IReadOnlyList<int>? OverflowToSampleMapping { get; }
 
     /// <summary>One encoding per input, in input order.</summary>
     public IReadOnlyList<TokenEncoding> Encodings { get; }

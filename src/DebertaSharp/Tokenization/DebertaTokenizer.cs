@@ -245,6 +245,12 @@ public sealed class DebertaTokenizer : DebertaTokenizerBase
         }
     }
 
+    /// <summary>The vocabulary and merges files.</summary>
+    private protected override IReadOnlyList<string> ModelFileNames => [VocabFileName, MergesFileName];
+
+    /// <summary>HF's DebertaTokenizer (GPT-2 BPE) puts a space before a word given as split input unless it starts with whitespace or is empty.</summary>
+    private protected override string PrepareWord(string word) => word.Length > 0 && !char.IsWhiteSpace(word[0]) ? " " + word : word;
+
     /// <summary>HF's GPT-2 <c>convert_tokens_to_string</c>: join, map characters back to bytes, decode UTF-8 with replacement.</summary>
     private protected override string ConvertTokensToString(IReadOnlyList<string> tokens)
     {

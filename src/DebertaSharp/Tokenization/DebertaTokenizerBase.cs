@@ -14,6 +14,9 @@ public abstract class DebertaTokenizerBase
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly Dictionary<int, AddedToken> _addedById;
     private readonly HashSet<string> _specialContents;
+    private readonly IReadOnlyDictionary<string, AddedToken> _byRole;
+    private readonly TokenizerConfig _config;
+    private readonly IReadOnlyList<(string Name, byte[] Bytes)> _modelFiles;
 
     private protected DebertaTokenizerBase(ResolvedTokens tokens, TokenizerConfig config, string defaultPad)
     {
@@ -39,6 +42,9 @@ public abstract class DebertaTokenizerBase
         Unk = Role("unk_token");
         Mask = tokens.ByRole.TryGetValue("mask_token", out AddedToken? mask) ? mask : null;
         _specialContents = new HashSet<string>(tokens.ByRole.Values.Select(t => t.Content), StringComparer.Ordinal);
+        _byRole = tokens.ByRole;
+        _config = config;
+        _modelFiles = TokenizerFolderWriter.Snapshot(config.Directory, ModelFileNames);
     }
 
     /// <summary>The classifier token that starts every encoding (<c>[CLS]</c>).</summary>
@@ -126,18 +132,48 @@ public abstract class DebertaTokenizerBase
     /// <param name="text">The first text.</param>
     /// <param name="textPair">The second text, or <c>null</c> for a single text.</param>
     /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
+    /// <returns>The encoding; with <see cref="EncodeOptions.ReturnOverflowingTokens"/> the further windows are in <see cref="TokenEncoding.Overflowing"/>.</returns>
     /// <exception cref="TokenizerException"><paramref name="text"/> is null, or the options are invalid.</exception>
     public TokenEncoding Encode(string text, string? textPair, EncodeOptions? options = null)
     {
         options ??= EncodeOptions.Default;
         int? maxLength = CheckOptions(options);
-        TokenEncoding encoding = EncodeUnpadded(text, textPair, options, maxLength, "text", "textPair");
-        if (options.Padding == PaddingStrategy.MaxLength && maxLength is int target)
-        {
-            encoding = PadTo(encoding, target, options.PaddingSide);
-        }
+        PieceSequence first = TextSequence(text, "text");
+        PieceSequence? second = textPair is null ? null : TextSequence(textPair, "textPair");
+        return PadOne(Prepare(first, second, options, maxLength), options, maxLength);
+    }
 
-        return encoding;
+    /// <summary>
+    /// Encodes input already split into words (HF <c>tokenizer(words, is_split_into_words=True)</c>): each word is tokenized
+    /// on its own as if a space came before it, as HF does, and <see cref="TokenEncoding.WordIds"/> tells which word each
+    /// token comes from. Offsets point into the word of the token.
+    /// </summary>
+    /// <param name="words">The words of the first sequence.</param>
+    /// <param name="pairWords">The words of the second sequence, or <c>null</c>.</param>
+    /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
+    /// <exception cref="TokenizerException">A list or word is null, or the options are invalid.</exception>
+    public TokenEncoding EncodeWords(IReadOnlyList<string> words, IReadOnlyList<string>? pairWords = null, EncodeOptions? options = null)
+    {
+        options ??= EncodeOptions.Default;
+        int? maxLength = CheckOptions(options);
+        PieceSequence first = WordSequence(words, "words");
+        PieceSequence? second = pairWords is null ? null : WordSequence(pairWords, "pairWords");
+        return PadOne(Prepare(first, second, options, maxLength), options, maxLength);
+    }
+
+    /// <summary>
+    /// Adds the template, truncates (and windows) and pads encodings made with <c>AddSpecialTokens = false</c> and no
+    /// truncation or padding (HF <c>prepare_for_model</c>): the way to encode pieces tokenized once, or cut beforehand.
+    /// </summary>
+    /// <param name="first">Pieces of the first sequence.</param>
+    /// <param name="second">Pieces of the second sequence, or <c>null</c>.</param>
+    /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
+    /// <exception cref="TokenizerException">An input has template tokens, padding or overflow, or the options are invalid.</exception>
+    public TokenEncoding PrepareForModel(TokenEncoding first, TokenEncoding? second = null, EncodeOptions? options = null)
+    {
+        options ??= EncodeOptions.Default;
+        int? maxLength = CheckOptions(options);
+        return PadOne(Prepare(PieceSequence.From(first, "first"), second is null ? null : PieceSequence.From(second, "second"), options, maxLength), options, maxLength);
     }
 
     /// <summary>Encodes several texts (HF <c>tokenizer([t1, t2, ...], ...)</c>); <see cref="PaddingStrategy.Longest"/> pads across the batch.</summary>
@@ -153,6 +189,7 @@ public abstract class DebertaTokenizerBase
     /// <param name="texts">The first texts.</param>
     /// <param name="textPairs">The second texts (same count; an entry may be null for a single text), or <c>null</c>.</param>
     /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
+    /// <returns>One encoding per input; with <see cref="EncodeOptions.ReturnOverflowingTokens"/> every window of every input, in input order, and <see cref="BatchEncoding.OverflowToSampleMapping"/>.</returns>
     /// <exception cref="TokenizerException">A text is null, the counts differ, or the options are invalid.</exception>
     public BatchEncoding EncodeBatch(IReadOnlyList<string> texts, IReadOnlyList<string?>? textPairs, EncodeOptions? options = null)
     {
@@ -166,52 +203,33 @@ public abstract class DebertaTokenizerBase
             throw new TokenizerException($"Got {texts.Count} texts but {textPairs.Count} text pairs; the counts must match.");
         }
 
-        options ??= EncodeOptions.Default;
-        int? maxLength = CheckOptions(options);
-        var encodings = new TokenEncoding[texts.Count];
-        if (texts.Count < ParallelBatchSize || Environment.ProcessorCount == 1)
+        return EncodeMany(
+            texts.Count,
+            i => (TextSequence(texts[i], $"texts[{i}]"), textPairs?[i] is string pair ? TextSequence(pair, $"textPairs[{i}]") : null),
+            options ?? EncodeOptions.Default);
+    }
+
+    /// <summary>Encodes several inputs split into words (HF <c>is_split_into_words=True</c> on a batch); see <see cref="EncodeWords"/>.</summary>
+    /// <param name="words">The words of each first sequence.</param>
+    /// <param name="pairWords">The words of each second sequence (same count; an entry may be null), or <c>null</c>.</param>
+    /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
+    /// <exception cref="TokenizerException">A list or word is null, the counts differ, or the options are invalid.</exception>
+    public BatchEncoding EncodeWordsBatch(IReadOnlyList<IReadOnlyList<string>> words, IReadOnlyList<IReadOnlyList<string>?>? pairWords = null, EncodeOptions? options = null)
+    {
+        if (words is null)
         {
-            for (int i = 0; i < texts.Count; i++)
-            {
-                encodings[i] = EncodeUnpadded(texts[i], textPairs?[i], options, maxLength, $"texts[{i}]", $"textPairs[{i}]");
-            }
-        }
-        else
-        {
-            // Texts are independent and the tokenizer is immutable: encode on all cores, then report the first failure by index.
-            var failures = new Exception?[texts.Count];
-            Parallel.For(0, texts.Count, i =>
-            {
-                try
-                {
-                    encodings[i] = EncodeUnpadded(texts[i], textPairs?[i], options, maxLength, $"texts[{i}]", $"textPairs[{i}]");
-                }
-                catch (Exception ex) when (ex is TokenizerException)
-                {
-                    failures[i] = ex;
-                }
-            });
-            if (Array.Find(failures, f => f is not null) is Exception failure)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-            }
+            throw new TokenizerException("The list of word lists is null.");
         }
 
-        int? target = options.Padding switch
+        if (pairWords is not null && pairWords.Count != words.Count)
         {
-            PaddingStrategy.Longest => encodings.Length == 0 ? 0 : encodings.Max(e => e.Length),
-            PaddingStrategy.MaxLength => maxLength,
-            _ => null,
-        };
-        if (target is int length)
-        {
-            for (int i = 0; i < encodings.Length; i++)
-            {
-                encodings[i] = PadTo(encodings[i], length, options.PaddingSide);
-            }
+            throw new TokenizerException($"Got {words.Count} word lists but {pairWords.Count} pair word lists; the counts must match.");
         }
 
-        return new BatchEncoding(encodings);
+        return EncodeMany(
+            words.Count,
+            i => (WordSequence(words[i], $"words[{i}]"), pairWords?[i] is IReadOnlyList<string> pair ? WordSequence(pair, $"pairWords[{i}]") : null),
+            options ?? EncodeOptions.Default);
     }
 
     /// <summary>Turns ids back into text (HF <c>decode</c>).</summary>
@@ -235,6 +253,44 @@ public abstract class DebertaTokenizerBase
         string text = ConvertTokensToString(tokens);
         return CleanUpTokenizationSpaces ? TextUtilities.CleanUpTokenization(text) : text;
     }
+
+    /// <summary>
+    /// Saves the tokenizer to <paramref name="folder"/> as transformers 4.44's <c>save_pretrained</c> does, so Python's
+    /// <c>AutoTokenizer.from_pretrained</c> (and <see cref="AutoTokenizer.FromPretrained(string)"/>) load it back unchanged: the model
+    /// files it was loaded from (read when it was loaded, so the source folder may be gone), <c>tokenizer_config.json</c>,
+    /// <c>special_tokens_map.json</c> and <c>added_tokens.json</c>. Other files in the folder are left alone; each file is
+    /// written to a temporary sibling first, and all are renamed into place only once all are written.
+    /// </summary>
+    /// <param name="folder">The folder; created if missing.</param>
+    /// <exception cref="TokenizerException">A file cannot be written (the folder is named).</exception>
+    public void SavePretrained(string folder)
+    {
+        if (string.IsNullOrEmpty(folder))
+        {
+            throw new TokenizerException("The folder to save the tokenizer to is empty.");
+        }
+
+        TokenizerFolderWriter.Write(folder, new TokenizerFolderWriter.State(
+            _config.RawConfig,
+            _byRole,
+            _config.RolesWithFlags,
+            _config.AdditionalSpecialTokens,
+            AddedTokens,
+            AddedTokens.Where(t => VocabularyPiece(t.Id) is null).ToList(),
+            ModelMaxLength,
+            CleanUpTokenizationSpaces,
+            TokenizerClassName,
+            _modelFiles));
+    }
+
+    /// <summary>The model files (in the folder the tokenizer is loaded from) that <see cref="SavePretrained"/> writes back; read once at construction.</summary>
+    private protected abstract IReadOnlyList<string> ModelFileNames { get; }
+
+    /// <summary>
+    /// The <c>tokenizer_class</c> written by <see cref="SavePretrained"/>: the one it was loaded with, else HF's name of this
+    /// class; without <c>Fast</c>, as <c>save_pretrained</c> writes it.
+    /// </summary>
+    private protected virtual string TokenizerClassName => TokenizerFolderWriter.ClassName(_config.TokenizerClass ?? GetType().Name);
 
     /// <summary>Whether a token string is one of the named special tokens (HF <c>all_special_tokens</c>).</summary>
     private protected bool IsSpecialTokenString(string token) => _specialContents.Contains(token);
@@ -312,16 +368,56 @@ public abstract class DebertaTokenizerBase
         }
     }
 
+    /// <summary>The text a word is tokenized as when input is split into words (HF <c>prepare_for_tokenization</c> with <c>is_split_into_words</c>): HF's DebertaV2Tokenizer puts a space before every word.</summary>
+    private protected virtual string PrepareWord(string word) => " " + word;
+
+    private PieceSequence TextSequence(string? text, string argumentName) => new(TokenizeToPieces(text, argumentName), null, null);
+
+    private PieceSequence WordSequence(IReadOnlyList<string>? words, string argumentName)
+    {
+        if (words is null)
+        {
+            throw new TokenizerException($"The input {argumentName} is null.");
+        }
+
+        var pieces = new List<TokenPiece>();
+        var wordIds = new List<int?>();
+        for (int w = 0; w < words.Count; w++)
+        {
+            string word = words[w] ?? throw new TokenizerException($"The input {argumentName}[{w}] is null.");
+            string prepared = PrepareWord(word);
+            int shift = prepared.Length - word.Length;     // offsets point into the word, not the added prefix
+            foreach (TokenPiece p in TokenizeToPieces(prepared, $"{argumentName}[{w}]"))
+            {
+                pieces.Add(p with { Start = Math.Max(0, p.Start - shift), End = Math.Max(0, p.End - shift) });
+                wordIds.Add(w);
+            }
+        }
+
+        return new PieceSequence(pieces, [.. wordIds], null);
+    }
+
     /// <summary>Number of tokens the template adds to a single text or a pair (2 / 3 for the slow DeBERTa template).</summary>
     private protected virtual int SpecialTokenCount(bool pair) => NumSpecialTokensToAdd(pair);
 
-    /// <summary>Truncates the sequences in place by <paramref name="toRemove"/> tokens; returns the number removed.</summary>
-    private protected virtual int TruncateSequences(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy) =>
-        Truncate(first, second, toRemove, strategy);
+    /// <summary>
+    /// Truncates the sequences in place (at their end) by <paramref name="toRemove"/> tokens; returns the number removed. Used
+    /// without overflow windows; <see cref="EncodeOptions.TruncationSide"/> then takes the kept counts from the other end.
+    /// The default is HF's slow <c>truncate_sequences</c>.
+    /// </summary>
+    private protected virtual int TruncateSequences(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy)
+    {
+        var (a, b) = SlowCut(first.Count, second?.Count, first.Count + (second?.Count ?? 0) - toRemove, strategy, TruncationSide.Right);
+        int removed = first.Count - a[0].Count + (second is null ? 0 : second.Count - b![0].Count);
+        first.RemoveRange(a[0].Count, first.Count - a[0].Count);
+        second?.RemoveRange(b![0].Count, second.Count - b[0].Count);
+        return removed;
+    }
 
     /// <summary>Builds the encoding of the (truncated) sequences: the template, type ids, masks.</summary>
     private protected virtual TokenEncoding BuildEncoding(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed) =>
         Build(first, second, addSpecial, removed);
+
 
     private int? CheckOptions(EncodeOptions options)
     {
@@ -330,16 +426,27 @@ public abstract class DebertaTokenizerBase
             throw new TokenizerException($"max_length must be positive, not {requested}.");
         }
 
+        if (options.Stride < 0)
+        {
+            throw new TokenizerException($"stride must be 0 or more, not {options.Stride}.");
+        }
+
+        if (options.PadToMultipleOf is int multiple && multiple <= 0)
+        {
+            throw new TokenizerException($"pad_to_multiple_of must be positive, not {multiple}.");
+        }
+
         return options.MaxLength ?? ModelMaxLength;
     }
 
-    private TokenEncoding EncodeUnpadded(string? text, string? textPair, EncodeOptions options, int? maxLength, string textName, string pairName)
+    /// <summary>Truncates (and windows), then applies the template: the main encoding with its overflow windows.</summary>
+    private TokenEncoding Prepare(PieceSequence first, PieceSequence? second, EncodeOptions options, int? maxLength)
     {
-        List<TokenPiece> first = TokenizeToPieces(text, textName);
-        List<TokenPiece>? second = textPair is null ? null : TokenizeToPieces(textPair, pairName);
         bool pair = second is not null;
         int specials = options.AddSpecialTokens ? SpecialTokenCount(pair) : 0;
-        int removed = 0;
+        int total = first.Count + (second?.Count ?? 0);
+        List<(int Start, int Count)> a = [(0, first.Count)];
+        List<(int Start, int Count)>? b = pair ? [(0, second!.Count)] : null;
 
         TruncationStrategy strategy = options.EffectiveTruncation;
         if (strategy != TruncationStrategy.DoNotTruncate && maxLength is int limit)
@@ -350,60 +457,281 @@ public abstract class DebertaTokenizerBase
                     $"max_length {limit} is smaller than the {specials} special tokens a {(pair ? "pair" : "single text")} needs.");
             }
 
-            removed = TruncateSequences(first, second, first.Count + (second?.Count ?? 0) + specials - limit, strategy);
+            if (options.ReturnOverflowingTokens)
+            {
+                (a, b) = RustWindows(first.Count, second?.Count, limit - specials, strategy, options);
+            }
+            else if (total + specials > limit)
+            {
+                // The tokenizer's own cut decides how many tokens each sequence keeps; the side decides which ones.
+                List<TokenPiece> x = [.. first.Pieces];
+                List<TokenPiece>? y = second is null ? null : [.. second.Pieces];
+                TruncateSequences(x, y, total + specials - limit, strategy);
+                (int, int) Kept(int length, int keep) => options.TruncationSide == TruncationSide.Left ? (length - keep, keep) : (0, keep);
+                a = [Kept(first.Count, x.Count)];
+                b = second is null ? null : [Kept(second.Count, y!.Count)];
+            }
         }
 
-        return BuildEncoding(first, second, options.AddSpecialTokens, removed);
+        TokenEncoding Window((int Start, int Count) x, (int Start, int Count)? y) => Annotate(
+            BuildEncoding(first.Pieces.GetRange(x.Start, x.Count), y is { } r ? second!.Pieces.GetRange(r.Start, r.Count) : null,
+                options.AddSpecialTokens, total - x.Count - (y?.Count ?? 0)),
+            first, x, second, y);
+
+        // Rust's Encoding::merge_with order: (A0,B0); each further window of A with B0 then with B's further windows; then A0 with them.
+        var overflow = new List<TokenEncoding>();
+        for (int i = 1; i < a.Count; i++)
+        {
+            if (b is null)
+            {
+                overflow.Add(Window(a[i], null));
+                continue;
+            }
+
+            for (int j = 0; j < b.Count; j++)
+            {
+                overflow.Add(Window(a[i], b[j]));
+            }
+        }
+
+        for (int j = 1; j < (b?.Count ?? 0); j++)
+        {
+            overflow.Add(Window(a[0], b![j]));
+        }
+
+        return Window(a[0], b?[0]) with { Overflowing = overflow };
     }
 
-    /// <summary>HF 4.44 <c>truncate_sequences</c> (right side, stride 0). Returns the number of tokens removed.</summary>
-    private static int Truncate(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy)
+    /// <summary>
+    /// HF 4.44 slow <c>truncate_sequences</c>: how many tokens each sequence keeps, as one range per sequence. A sequence
+    /// too short for the cut is left whole (HF only logs an error).
+    /// </summary>
+    private static (List<(int Start, int Count)>, List<(int Start, int Count)>?) SlowCut(int n1, int? n2, int room, TruncationStrategy strategy, TruncationSide side)
     {
-        if (toRemove <= 0)
+        int a = n1, b = n2 ?? 0;
+        int toRemove = n1 + b - room;
+        if (toRemove > 0)
         {
-            return 0;
-        }
-
-        if (strategy == TruncationStrategy.OnlyFirst || (strategy == TruncationStrategy.LongestFirst && second is null))
-        {
-            // HF only logs an error when the first sequence is too short, and cuts nothing.
-            if (first.Count <= toRemove)
+            if (strategy == TruncationStrategy.OnlyFirst || (strategy == TruncationStrategy.LongestFirst && n2 is null))
             {
-                return 0;
+                a = n1 > toRemove ? n1 - toRemove : n1;
             }
-
-            first.RemoveRange(first.Count - toRemove, toRemove);
-            return toRemove;
-        }
-
-        if (strategy == TruncationStrategy.LongestFirst && second is not null)
-        {
-            int a = first.Count, b = second.Count;
-            for (int i = 0; i < toRemove; i++)
+            else if (strategy == TruncationStrategy.LongestFirst)
             {
-                if (a > b)
+                for (int i = 0; i < toRemove; i++)
                 {
-                    a--;
-                }
-                else if (b > 0)
-                {
-                    b--;
+                    if (a > b)
+                    {
+                        a--;
+                    }
+                    else if (b > 0)
+                    {
+                        b--;
+                    }
                 }
             }
-
-            int removed = first.Count - a + second.Count - b;
-            first.RemoveRange(a, first.Count - a);
-            second.RemoveRange(b, second.Count - b);
-            return removed;
+            else if (strategy == TruncationStrategy.OnlySecond && n2 is int second && second > toRemove)
+            {
+                b = second - toRemove;
+            }
         }
 
-        if (strategy == TruncationStrategy.OnlySecond && second is not null && second.Count > toRemove)
+        (int, int) Kept(int length, int keep) => side == TruncationSide.Left ? (length - keep, keep) : (0, keep);
+        return ([Kept(n1, a)], n2 is int m ? [Kept(m, b)] : null);
+    }
+
+    /// <summary>HF Rust <c>truncate_encodings</c>: the target length of each sequence, then its windows (<see cref="OverflowWindows"/>).</summary>
+    private static (List<(int Start, int Count)>, List<(int Start, int Count)>?) RustWindows(int n1, int? n2, int room, TruncationStrategy strategy, EncodeOptions options)
+    {
+        List<(int Start, int Count)> Win(int length, int keep, string which) => OverflowWindows(length, keep, options.Stride, options.TruncationSide, which);
+        int total = n1 + (n2 ?? 0);
+        if (room == 0)
         {
-            second.RemoveRange(second.Count - toRemove, toRemove);
-            return toRemove;
+            return (Win(n1, 0, "first"), n2 is int m0 ? Win(m0, 0, "second") : null);
         }
 
-        return 0;
+        if (total <= room)
+        {
+            return ([(0, n1)], n2 is int m1 ? [(0, m1)] : null);
+        }
+
+        int toRemove = total - room;
+        if (strategy == TruncationStrategy.LongestFirst)
+        {
+            if (n2 is not int b)
+            {
+                return (Win(n1, n1 - toRemove, "text"), null);
+            }
+
+            // The shorter one stays whole if it leaves the longer one at least as much; else half the room each.
+            int shortLength = Math.Min(n1, b), longLength;
+            longLength = shortLength > room ? shortLength : Math.Max(shortLength, room - shortLength);
+            if (shortLength + longLength > room)
+            {
+                shortLength = room / 2;
+                longLength = shortLength + (room % 2);
+            }
+
+            (int keepA, int keepB) = n1 > b ? (longLength, shortLength) : (shortLength, longLength);
+            return (Win(n1, keepA, "first"), Win(b, keepB, "second"));
+        }
+
+        bool cutSecond = strategy == TruncationStrategy.OnlySecond;
+        if (cutSecond && n2 is null)
+        {
+            throw new TokenizerException("truncation only_second needs a text pair; this input is a single text.");
+        }
+
+        int target = cutSecond ? n2!.Value : n1;
+        if (target <= toRemove)
+        {
+            throw new TokenizerException(
+                $"The {(cutSecond ? "second" : "first")} sequence has {target} tokens, too few to remove the {toRemove} that max_length needs " +
+                $"({(cutSecond ? "only_second" : "only_first")}); raise max_length or choose another truncation strategy.");
+        }
+
+        return cutSecond
+            ? ([(0, n1)], Win(target, target - toRemove, "second"))
+            : (Win(n1, target - toRemove, "first"), n2 is int m2 ? [(0, m2)] : null);
+    }
+
+    /// <summary>
+    /// The windows HF Rust's <c>Encoding::truncate(max_len, stride, direction)</c> cuts from a sequence of <paramref name="length"/>
+    /// tokens, the kept one first: windows of <paramref name="keep"/> tokens, consecutive ones sharing <paramref name="stride"/>,
+    /// from the start (right side) or the end (left side) until the other end is reached. The one windowing rule of the library.
+    /// </summary>
+    private static List<(int Start, int Count)> OverflowWindows(int length, int keep, int stride, TruncationSide side, string which)
+    {
+        if (keep >= length)
+        {
+            return [(0, length)];
+        }
+
+        if (keep == 0)
+        {
+            return [(0, 0), (0, length)];
+        }
+
+        if (stride >= keep)
+        {
+            throw new TokenizerException(
+                $"stride {stride} must be smaller than the {keep} tokens each window keeps of the {which} sequence (max_length minus the special tokens and the other sequence).");
+        }
+
+        var windows = new List<(int Start, int Count)>();
+        int step = keep - stride;
+        if (side == TruncationSide.Right)
+        {
+            for (int start = 0; ; start += step)
+            {
+                int stop = Math.Min(start + keep, length);
+                windows.Add((start, stop - start));
+                if (stop == length)
+                {
+                    return windows;
+                }
+            }
+        }
+
+        for (int stop = length; ; stop -= step)
+        {
+            int start = Math.Max(0, stop - keep);
+            windows.Add((start, stop - start));
+            if (start == 0)
+            {
+                return windows;
+            }
+        }
+    }
+
+    private BatchEncoding EncodeMany(int count, Func<int, (PieceSequence First, PieceSequence? Second)> input, EncodeOptions options)
+    {
+        int? maxLength = CheckOptions(options);
+        var encodings = new List<TokenEncoding>(count);
+        List<int>? mapping = options.ReturnOverflowingTokens ? new List<int>(count) : null;
+        var prepared = new TokenEncoding[count];
+        if (count < ParallelBatchSize || Environment.ProcessorCount == 1)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var (first, second) = input(i);
+                prepared[i] = Prepare(first, second, options, maxLength);
+            }
+        }
+        else
+        {
+            // Inputs are independent and the tokenizer is immutable: encode on all cores, then report the first failure by index.
+            var failures = new Exception?[count];
+            Parallel.For(0, count, i =>
+            {
+                try
+                {
+                    var (first, second) = input(i);
+                    prepared[i] = Prepare(first, second, options, maxLength);
+                }
+                catch (Exception ex) when (ex is TokenizerException)
+                {
+                    failures[i] = ex;
+                }
+            });
+            if (Array.Find(failures, f => f is not null) is Exception failure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            TokenEncoding encoding = prepared[i];
+            encodings.Add(encoding.Overflowing.Count == 0 ? encoding : encoding with { Overflowing = [] });
+            mapping?.Add(i);
+            foreach (TokenEncoding window in encoding.Overflowing)
+            {
+                encodings.Add(window);
+                mapping!.Add(i);
+            }
+        }
+
+        if (PaddedLength(encodings, options, maxLength) is int length)
+        {
+            for (int i = 0; i < encodings.Count; i++)
+            {
+                encodings[i] = PadTo(encodings[i], length, options.PaddingSide);
+            }
+        }
+
+        return new BatchEncoding(encodings, mapping);
+    }
+
+    private TokenEncoding PadOne(TokenEncoding encoding, EncodeOptions options, int? maxLength)
+    {
+        List<TokenEncoding> all = [encoding, .. encoding.Overflowing];
+        if (PaddedLength(all, options, maxLength) is not int length)
+        {
+            return encoding;
+        }
+
+        return PadTo(encoding, length, options.PaddingSide) with
+        {
+            Overflowing = encoding.Overflowing.Select(w => PadTo(w, length, options.PaddingSide)).ToList(),
+        };
+    }
+
+    /// <summary>The length HF's <c>_pad</c> pads to: the longest or max_length, rounded up to <c>pad_to_multiple_of</c>; <c>null</c> for no padding.</summary>
+    private static int? PaddedLength(IReadOnlyList<TokenEncoding> encodings, EncodeOptions options, int? maxLength)
+    {
+        int? target = options.Padding switch
+        {
+            PaddingStrategy.Longest => encodings.Count == 0 ? 0 : encodings.Max(e => e.Length),
+            PaddingStrategy.MaxLength => maxLength,
+            _ => null,
+        };
+        if (target is int t && options.PadToMultipleOf is int multiple && t % multiple != 0)
+        {
+            target = ((t / multiple) + 1) * multiple;
+        }
+
+        return target;
     }
 
     private TokenEncoding Build(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed)
@@ -478,6 +806,32 @@ public abstract class DebertaTokenizerBase
         };
     }
 
+    /// <summary>Adds what the template does not know: each token's word (input given as words) and its index in its untruncated sequence.</summary>
+    private static TokenEncoding Annotate(TokenEncoding encoding, PieceSequence first, (int Start, int Count) a, PieceSequence? second, (int Start, int Count)? b)
+    {
+        int n = encoding.Length;
+        var sources = new int?[n];
+        int?[]? words = first.Words is not null || second?.Words is not null ? new int?[n] : null;
+        int nextA = a.Start, nextB = b?.Start ?? 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (encoding.SequenceIds[i] is not int s)
+            {
+                continue;
+            }
+
+            PieceSequence seq = s == 0 ? first : second!;
+            int index = s == 0 ? nextA++ : nextB++;
+            sources[i] = seq.Sources?[index] ?? index;
+            if (words is not null)
+            {
+                words[i] = seq.Words?[index];
+            }
+        }
+
+        return encoding with { WordIds = words, SourceTokenIndices = sources };
+    }
+
     private TokenEncoding PadTo(TokenEncoding encoding, int length, PaddingSide side)
     {
         int missing = length - encoding.Length;
@@ -513,6 +867,8 @@ public abstract class DebertaTokenizerBase
             Offsets = Padded(encoding.Offsets, default(TokenOffset), missing, side),
             Tokens = Padded(encoding.Tokens, Pad.Content, missing, side),
             SequenceIds = Padded(encoding.SequenceIds, (int?)null, missing, side),
+            WordIds = encoding.WordIds is null ? null : Padded(encoding.WordIds, (int?)null, missing, side),
+            SourceTokenIndices = encoding.SourceTokenIndices is null ? null : Padded(encoding.SourceTokenIndices, (int?)null, missing, side),
         };
     }
 }

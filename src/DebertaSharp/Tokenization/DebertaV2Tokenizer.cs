@@ -72,6 +72,9 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
     /// <inheritdoc/>
     public override int VocabularySize { get; }
 
+    /// <summary>The SentencePiece model.</summary>
+    private protected override IReadOnlyList<string> ModelFileNames => [ModelFileName];
+
     /// <summary>Loads the tokenizer of a checkpoint folder (<c>spm.model</c> and the optional HF JSON files).</summary>
     /// <param name="directory">The checkpoint folder.</param>
     /// <exception cref="TokenizerException">The folder or <c>spm.model</c> is missing or corrupt, or the config is inconsistent.</exception>

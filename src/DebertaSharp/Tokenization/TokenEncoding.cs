@@ -31,9 +31,32 @@ public sealed record TokenEncoding
     /// <summary>0 for tokens of the first text, 1 for tokens of the pair text, <c>null</c> for template tokens and padding.</summary>
     public required IReadOnlyList<int?> SequenceIds { get; init; }
 
-    /// <summary>Number of tokens removed by truncation (HF <c>num_truncated_tokens</c>).</summary>
+    /// <summary>
+    /// For input given as words (<see cref="DebertaTokenizerBase.EncodeWords"/>, HF <c>is_split_into_words=True</c>): the index
+    /// of the word each token comes from within its sequence, <c>null</c> for template tokens and padding (HF <c>word_ids()</c>).
+    /// <c>null</c> as a whole when the input was plain text.
+    /// </summary>
+    public IReadOnlyList<int?>? WordIds { get; init; }
+
+    /// <summary>
+    /// For each token, its index among the tokens of its own sequence before truncation (the pieces <see cref="DebertaTokenizerBase.Tokenize"/>
+    /// returns), <c>null</c> for template tokens and padding: it places an overflow window in the whole text.
+    /// <c>null</c> as a whole for encodings not made by <see cref="DebertaTokenizerBase"/>.
+    /// </summary>
+    public IReadOnlyList<int?>? SourceTokenIndices { get; init; }
+
+    /// <summary>
+    /// The further windows when encoded with <see cref="EncodeOptions.ReturnOverflowingTokens"/> (HF fast tokenizers'
+    /// <c>overflowing</c>): full encodings of the tokens truncation cut from this one, in HF's order; empty otherwise.
+    /// </summary>
+    public IReadOnlyList<TokenEncoding> Overflowing { get; init; } = [];
+
+    /// <summary>Number of tokens removed by truncation (HF <c>num_truncated_tokens</c>): the tokens of the input not in this encoding.</summary>
     public int NumTruncatedTokens { get; init; }
 
-    /// <summary>Number of tokens, padding included.</summary>
+    /// <summary>
+    /// Number of tokens, padding included: HF's <c>length</c> of <c>return_length=True</c> as HF's fast tokenizers report it
+    /// (<c>len(input_ids)</c> after padding; HF's slow tokenizers report the unpadded length in batches).
+    /// </summary>
     public int Length => InputIds.Count;
 }

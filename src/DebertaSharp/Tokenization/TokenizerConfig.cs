@@ -53,6 +53,9 @@ internal sealed class TokenizerConfig
     /// <summary>Entries of <c>added_tokens.json</c> (content → id).</summary>
     public Dictionary<string, int> LegacyAddedTokens { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Every key of <c>tokenizer_config.json</c> as read (HF's <c>init_kwargs</c>), written back by <c>SavePretrained</c>.</summary>
+    public Dictionary<string, JsonElement> RawConfig { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Reads the optional JSON files of <paramref name="directory"/>.</summary>
     /// <exception cref="TokenizerException">A file exists but is not valid JSON or has a value of the wrong type.</exception>
     public static TokenizerConfig Load(string directory)
@@ -63,6 +66,13 @@ internal sealed class TokenizerConfig
         {
             using JsonDocument doc = ParseFile(configPath);
             config.ReadTokenizerConfig(doc.RootElement, configPath);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                foreach (JsonProperty p in doc.RootElement.EnumerateObject())
+                {
+                    config.RawConfig[p.Name] = p.Value.Clone();     // the last of duplicate keys wins, as Python's json
+                }
+            }
         }
 
         string mapPath = Path.Combine(directory, "special_tokens_map.json");

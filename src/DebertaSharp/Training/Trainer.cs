@@ -19,7 +19,7 @@ namespace DebertaSharp.Training;
 /// schedule position, step and RNG state (<see cref="TrainingCheckpoint"/>); one is written at every evaluation point
 /// and when cancelled. Resuming from one continues exactly: the same batches (data order is a function of seed and
 /// epoch), the same dropout masks, the same weights as an uninterrupted run.</para>
-/// <para>At the end the final (or best) model is saved to the output folder in HF layout with the tokenizer files, and
+/// <para>At the end the final (or best) model is saved to the output folder in HF layout with the tokenizer (<see cref="TrainerOptions.Tokenizer"/>), and
 /// <c>metrics.json</c> beside it (with a LoRA adapter on the model: the merged model plus PEFT's <c>adapter_config.json</c> and
 /// <c>adapter_model.safetensors</c>, which every checkpoint also holds). Progress goes to an <see cref="IProgress{T}"/>; the library writes nothing to the console.</para>
 /// </remarks>
@@ -308,7 +308,7 @@ public sealed class Trainer
     private string Save(string output, AdamW optimizer, TrainingState state)
     {
         string folder = Path.Combine(output, TrainingCheckpoint.FolderName(state.GlobalStep));
-        TrainingCheckpoint.Save(folder, _model, optimizer, state, Options.TokenizerFiles);
+        TrainingCheckpoint.Save(folder, _model, optimizer, state, Options.Tokenizer);
         if (_model.LoraOptions is not null) Adapters.Lora.SaveAdapter(_model, folder);      // the adapter alone, as PEFT reads it
         // Keep the newest SaveTotalLimit checkpoints and the best one.
         var all = Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*")
@@ -364,25 +364,7 @@ public sealed class Trainer
         {
             _model.SavePretrained(output);
         }
-        foreach (var file in Options.TokenizerFiles)
-        {
-            // Copy beside the target, then rename: a reader never sees half a tokenizer file.
-            string target = Path.Combine(output, Path.GetFileName(file));
-            string temp = Path.Combine(output, $".{Path.GetFileName(file)}.{Guid.NewGuid():N}.tmp");
-            try
-            {
-                File.Copy(file, temp);
-                File.Move(temp, target, overwrite: true);
-            }
-            catch (IOException e)
-            {
-                throw new CheckpointException($"Cannot write '{target}': {e.Message}", e);
-            }
-            finally
-            {
-                if (File.Exists(temp)) File.Delete(temp);
-            }
-        }
+        Options.Tokenizer?.SavePretrained(output);
 
         double lossSum = state.Extra.TryGetValue("loss_sum", out var ls) && ls is not null ? ls.GetValue<double>() : double.NaN;
         var result = new TrainingResult

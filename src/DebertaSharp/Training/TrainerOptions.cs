@@ -1,3 +1,4 @@
+using DebertaSharp.Tokenization;
 namespace DebertaSharp.Training;
 
 /// <summary>Settings of a <see cref="Trainer"/> run; the defaults follow HF's <c>TrainingArguments</c> where they apply.</summary>
@@ -94,13 +95,11 @@ public sealed record TrainerOptions
     /// </summary>
     public bool OverwriteOutputDirectory { get; init; }
 
-    /// <summary>Files copied into every checkpoint and the final model (the tokenizer's), so each folder is self-contained.</summary>
-    public IReadOnlyList<string> TokenizerFiles { get; init; } = [];
-
-    /// <summary>The tokenizer files HF keeps in a checkpoint folder that exist in <paramref name="folder"/>.</summary>
-    public static IReadOnlyList<string> TokenizerFilesIn(string folder) =>
-        new[] { "spm.model", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json", "vocab.txt" }
-            .Select(f => Path.Combine(folder, f)).Where(File.Exists).ToList();
+    /// <summary>
+    /// The tokenizer saved (<see cref="DebertaTokenizerBase.SavePretrained"/>) into every checkpoint and the final model, so each
+    /// folder is self-contained, as HF's Trainer does with its <c>tokenizer</c>; <c>null</c> saves none.
+    /// </summary>
+    public DebertaTokenizerBase? Tokenizer { get; init; }
 
     /// <summary>Checks the values; throws naming the first bad one.</summary>
     /// <exception cref="TrainingException">A value out of range.</exception>
@@ -126,7 +125,5 @@ public sealed record TrainerOptions
         if (ClassWeights is { } w && (w.Count == 0 || w.Any(x => !(x >= 0) || double.IsInfinity(x))))
             throw new TrainingException($"Class weights must be finite numbers ≥ 0, one per label; got [{string.Join(", ", w)}].");
         Optimizer.Validate();
-        foreach (var f in TokenizerFiles)
-            if (!File.Exists(f)) throw new TrainingException($"Tokenizer file '{f}' does not exist.");
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using DebertaSharp.Checkpoints;
 using DebertaSharp.Modeling;
+using DebertaSharp.Tokenization;
 using static TorchSharp.torch;
 
 namespace DebertaSharp.Training;
@@ -32,13 +33,13 @@ public static class TrainingCheckpoint
 
     /// <summary>
     /// Writes the checkpoint to <paramref name="folder"/>, replacing an existing one there as a whole.
-    /// <paramref name="extraFiles"/> (e.g. the tokenizer's files) are copied in, so the folder is self-contained.
+    /// <paramref name="tokenizer"/>, if given, is saved in too, so the folder is self-contained.
     /// </summary>
     /// <exception cref="CheckpointException">A file cannot be written; nothing is left under <paramref name="folder"/>
     /// except the previous checkpoint, if any.</exception>
     /// <remarks>Sets <see cref="TrainingState.OptimizerStepCount"/> of <paramref name="state"/> to the optimizer's step count.</remarks>
     public static void Save(string folder, DebertaPreTrainedModel model, AdamW optimizer, TrainingState state,
-        IEnumerable<string>? extraFiles = null)
+        DebertaTokenizerBase? tokenizer = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(model);
@@ -59,11 +60,7 @@ public static class TrainingCheckpoint
             AtomicFile.WriteAllText(Path.Combine(temp, TrainingState.FileName), state.ToJson());
             using (var rng = get_rng_state())
                 SafetensorsWriter.Save(Path.Combine(temp, RngFileName), [new(CpuRngKey, rng)]);
-            foreach (var file in extraFiles ?? [])
-            {
-                string target = Path.Combine(temp, Path.GetFileName(file));
-                if (!File.Exists(target)) File.Copy(file, target);
-            }
+            tokenizer?.SavePretrained(temp);
         }, carryOver: false);
     }
 

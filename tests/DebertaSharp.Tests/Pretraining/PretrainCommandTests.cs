@@ -82,6 +82,26 @@ public class PretrainCommandTests
     }
 
     [Fact]
+    public void ResumingKeepsSavingAfterSaveTotalLimitPrunesTheCheckpointItResumedFrom()
+    {
+        // Issue 13: each save copied spm.model from the resumed checkpoint; once --save-total-limit pruned it, the next save failed.
+        using var threads = new SingleTorchThread();
+        using var tmp = new TempDir();
+        var (code, _, error) = Run([.. Small, "--output", tmp.Path, "--max-steps", "2", "--save-steps", "1", "--save-total-limit", "1"]);
+        Assert.True(code == 0, error);
+        Assert.Equal(["checkpoint-2"], Directory.GetDirectories(tmp.Path, "checkpoint-*").Select(Path.GetFileName));
+        (code, _, error) = Run(["--corpus", PretrainingSamples.Corpus, "--batch-size", "4", "--max-length", "24", "--learning-rate", "2e-3",
+            "--threads", "1", "--seed", "11", "--output", tmp.Path, "--max-steps", "5", "--save-steps", "1", "--save-total-limit", "1", "--resume"]);
+        Assert.True(code == 0, error);
+        Assert.Equal(["checkpoint-5"], Directory.GetDirectories(tmp.Path, "checkpoint-*").Select(Path.GetFileName));
+        string last = Path.Combine(tmp.Path, "checkpoint-5");
+        Assert.Equal(
+            DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(PretrainingSamples.TinyV3).Encode("the licence").InputIds,
+            DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(last).Encode("the licence").InputIds);
+        Assert.True(File.Exists(Path.Combine(tmp.Path, "spm.model")));
+    }
+
+    [Fact]
     public void AKilledProcessResumesToTheWeightsOfAnUninterruptedRun()
     {
         using var threads = new SingleTorchThread();

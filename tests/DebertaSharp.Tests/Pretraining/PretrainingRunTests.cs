@@ -52,8 +52,7 @@ internal static class TinyPretraining
     }
 
     public static Pretrainer Trainer(PretrainingModel model, string output, PretrainingOptions options) =>
-        new(model, Tokenizer, new TextCorpus([PretrainingSamples.Corpus]), output, options,
-            Directory.GetFiles(PretrainingSamples.TinyV3).Where(f => !f.EndsWith("config.json", StringComparison.Ordinal)));
+        new(model, Tokenizer, new TextCorpus([PretrainingSamples.Corpus]), output, options);
 
     /// <summary>Every parameter and buffer of every part, by part folder and name.</summary>
     public static Dictionary<string, Tensor> Weights(PretrainingModel model) =>

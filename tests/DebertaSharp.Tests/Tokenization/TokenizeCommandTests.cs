@@ -115,4 +115,67 @@ public class TokenizeCommandTests
             File.Delete(input);
         }
     }
+
+    private static JsonElement ReferenceCase(string name)
+    {
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(GoldenData.Folder("encode-options"), "expected.json")));
+        return doc.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == name).Clone();
+    }
+
+    private static JsonElement[] Lines(string output) =>
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
+
+    [Theory]
+    [InlineData("single-stride-right", new string[0])]
+    [InlineData("single-stride-left", new[] { "--truncation-side", "left" })]
+    [InlineData("single-pad-multiple", new[] { "--padding", "longest", "--pad-to-multiple-of", "8", "--truncation", "longest_first" })]
+    [InlineData("single-no-special", new[] { "--no-special-tokens" })]
+    public void OverflowWindowsMatchTheRustTokenizerReference(string name, string[] extra)
+    {
+        JsonElement c = ReferenceCase(name);
+        JsonElement o = c.GetProperty("options");
+        (int code, string output, string error) = Run([
+            "--model", GoldenData.Folder("tokenizer-v3"), "--max-length", o.GetProperty("max_length").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--stride", o.GetProperty("stride").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture), "--return-overflowing-tokens",
+            "--return-special-tokens-mask", "--return-length", .. extra, c.GetProperty("text").GetString()!]);
+        Assert.True(code == 0, error);
+        JsonElement[] lines = Lines(output);
+        JsonElement[] expected = c.GetProperty("encodings").EnumerateArray().ToArray();
+        Assert.Equal(expected.Length, lines.Length);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            Assert.Equal(Ints(expected[i], "input_ids"), Ints(lines[i], "input_ids"));
+            Assert.Equal(Ints(expected[i], "attention_mask"), Ints(lines[i], "attention_mask"));
+            Assert.Equal(Ints(expected[i], "special_tokens_mask"), Ints(lines[i], "special_tokens_mask"));
+            Assert.Equal(expected[i].GetProperty("length").GetInt32(), lines[i].GetProperty("length").GetInt32());
+            Assert.Equal(0, lines[i].GetProperty("overflow_to_sample_mapping").GetInt32());
+        }
+    }
+
+    [Fact]
+    public void SplitIntoWordsPrintsWordIdsAsTheRustTokenizer()
+    {
+        JsonElement c = ReferenceCase("words-single");
+        string[] words = c.GetProperty("words").EnumerateArray().Select(w => w.GetString()!).ToArray();
+        (int code, string output, string error) = Run(["--model", GoldenData.Folder("tokenizer-v3"), "--is-split-into-words", string.Join("  ", words)]);
+        Assert.True(code == 0, error);
+        JsonElement line = Assert.Single(Lines(output));
+        JsonElement expected = c.GetProperty("encodings")[0];
+        Assert.Equal(Ints(expected, "input_ids"), Ints(line, "input_ids"));
+        Assert.Equal(
+            expected.GetProperty("word_ids").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? (int?)null : v.GetInt32()),
+            line.GetProperty("word_ids").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? (int?)null : v.GetInt32()));
+    }
+
+    [Theory]
+    [InlineData("--stride", "-1")]
+    [InlineData("--truncation-side", "middle")]
+    [InlineData("--pad-to-multiple-of", "0")]
+    public void BadEncodeOptionFlagsExitWithTwo(string flag, string value)
+    {
+        (int code, string output, string error) = Run("--model", GoldenData.Folder("tokenizer-v3"), flag, value, "some text");
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains(flag, error);
+    }
 }

@@ -192,7 +192,7 @@ public class LoraTests
             MaxSteps = 4,
             BatchSize = 4,
             Optimizer = new AdamWOptions { LearningRate = 1e-2 },
-            TokenizerFiles = TrainerOptions.TokenizerFilesIn(DebertaSharp.Tests.Tokenization.GoldenData.Folder("tokenizer-v3")),
+            Tokenizer = DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(DebertaSharp.Tests.Tokenization.GoldenData.Folder("tokenizer-v3")),
         }).Train();
         var now = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         Assert.All(frozen, p => Assert.True(p.Value.eq(now[p.Key]).all().item<bool>(), $"{p.Key} changed"));

@@ -44,7 +44,7 @@ public class ReadmeTrainerExampleTests
             WarmupRatio = 0.06,
             EvalSteps = 500,
             EarlyStoppingPatience = 3,
-            TokenizerFiles = TrainerOptions.TokenizerFilesIn(modelDir),
+            Tokenizer = tokenizer,
         });
         using var cts = new CancellationTokenSource();
         var reports = new List<TrainingProgress>();

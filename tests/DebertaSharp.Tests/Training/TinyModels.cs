@@ -31,8 +31,7 @@ internal static class TinyModels
         DebertaSharp.Training.TrainingSeed.Set(seed);
         using (var model = new DebertaSharp.Modeling.DebertaModel(V3(vocabSize: 1001)))
             model.SavePretrained(folder);
-        foreach (var file in DebertaSharp.Training.TrainerOptions.TokenizerFilesIn(tokenizer))
-            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)), overwrite: true);
+        DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(tokenizer).SavePretrained(folder);
         return folder;
     }
 

@@ -55,7 +55,7 @@ public class TrainerTests
         WarmupSteps = 2,
         Optimizer = new AdamWOptions { LearningRate = 3e-3 },
         Seed = 11,
-        TokenizerFiles = TrainerOptions.TokenizerFilesIn(DebertaSharp.Tests.Tokenization.GoldenData.Folder("tokenizer-v3")),
+        Tokenizer = DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(DebertaSharp.Tests.Tokenization.GoldenData.Folder("tokenizer-v3")),
     };
 
     [Fact]
@@ -208,7 +208,7 @@ public class TrainerTests
         var train = new SyntheticClassification(128, 32, ["negative", "positive"]);
         using var model = DebertaForSequenceClassification.FromPretrained(golden.Folder);
         train.ConfigureModel(model.Config);
-        var result = new Trainer(model, train, train, Options(Path.Combine(dir.Path, "out"), maxSteps: 4) with { TokenizerFiles = [] }).Train();
+        var result = new Trainer(model, train, train, Options(Path.Combine(dir.Path, "out"), maxSteps: 4) with { Tokenizer = null }).Train();
 
         using (var reference = SafetensorsFile.Open(Path.Combine(golden.Folder, "model.safetensors")))
         using (var saved = SafetensorsFile.Open(Path.Combine(result.OutputDirectory, "model.safetensors")))

@@ -109,7 +109,7 @@ public class TrainingCheckpointTests
     }
 
     [Fact]
-    public void AFailedSaveLeavesThePreviousCheckpointIntact()
+    public void ASaveWithTheTokenizerReplacesTheCheckpointWhole()
     {
         using var tmp = new TempDir();
         string folder = Path.Combine(tmp.Path, "best");
@@ -117,16 +117,13 @@ public class TrainingCheckpointTests
         using var _m = model;
         using var _o = optimizer;
         TrainingCheckpoint.Save(folder, model, optimizer, SampleState());
-        byte[] before = File.ReadAllBytes(Path.Combine(folder, "model.safetensors"));
 
-        // The extra file does not exist: the save fails after the weights were written to the temporary folder.
+        // A save with the tokenizer writes it into the checkpoint (SavePretrained); the folder stays the only entry.
         var state = SampleState();
         state.GlobalStep = 99;
-        var e = Assert.Throws<CheckpointException>(() =>
-            TrainingCheckpoint.Save(folder, model, optimizer, state, [Path.Combine(tmp.Path, "no-such-tokenizer.model")]));
-        Assert.Contains(folder, e.Message);
-        Assert.Equal(before, File.ReadAllBytes(Path.Combine(folder, "model.safetensors")));
-        Assert.Equal(2, TrainingCheckpoint.ReadState(folder).GlobalStep);
+        var tokenizer = DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(DebertaSharp.Tests.Tokenization.GoldenData.Folder("tokenizer-v3"));
+        TrainingCheckpoint.Save(folder, model, optimizer, state, tokenizer);
+        Assert.Equal(tokenizer.Encode("Hello world").InputIds, DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(folder).Encode("Hello world").InputIds);
         Assert.Equal([folder], Directory.GetFileSystemEntries(tmp.Path));
 
         // A successful save replaces it whole.

@@ -146,6 +146,9 @@ public sealed class DebertaTokenizerFast : DebertaTokenizerBase
         output.AddRange(pieces.Select(p => p with { Start = p.Start + start, End = p.End + start }));
     }
 
+    /// <summary>The <c>tokenizer.json</c> it was loaded from, written back by <see cref="DebertaTokenizerBase.SavePretrained"/>.</summary>
+    private protected override IReadOnlyList<string> ModelFileNames => ["tokenizer.json"];
+
     /// <inheritdoc/>
     private protected override int SpecialTokenCount(bool pair) => _pipeline.PostProcessor?.AddedTokens(pair) ?? 0;
 

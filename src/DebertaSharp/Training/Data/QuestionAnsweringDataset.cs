@@ -84,7 +84,7 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
         for (int e = 0; e < examples.Count; e++)
         {
             var example = examples[e];
-            var question = tokenizer.Encode(example.Question, plain).InputIds.Take(options.MaxQuestionLength).ToArray();
+            var question = tokenizer.Encode(example.Question, plain with { MaxLength = options.MaxQuestionLength });
             var context = tokenizer.Encode(example.Context, plain);
             int windowSize = options.MaxLength - question.Length - 3;
             if (windowSize <= options.DocStride)
@@ -92,19 +92,19 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
                     $"{path}:{example.Line}: max length {options.MaxLength} leaves {windowSize} context tokens per window after this {question.Length}-token question, " +
                     $"not more than the doc stride {options.DocStride}; raise the max length, lower the stride or the max question length.");
             int contextOffset = question.Length + 2;                       // [CLS] q… [SEP] then the window
-            for (int begin = 0; ; begin += windowSize - options.DocStride)
+            // The windows are the tokenizer's overflow, as run_qa.py: truncation only_second, stride = doc_stride.
+            var window = tokenizer.PrepareForModel(question, context, new EncodeOptions
             {
-                int end = Math.Min(begin + windowSize, context.Length);   // window = context tokens [begin, end)
-                var ids = new List<int>(end - begin + contextOffset + 1) { tokenizer.ClsTokenId };
-                ids.AddRange(question);
-                ids.Add(tokenizer.SepTokenId);
-                for (int i = begin; i < end; i++) ids.Add(context.InputIds[i]);
-                ids.Add(tokenizer.SepTokenId);
-                var types = Enumerable.Repeat(0, contextOffset).Concat(Enumerable.Repeat(1, end - begin + 1)).ToArray();
-                var offsets = Enumerable.Range(begin, end - begin).Select(i => context.Offsets[i]).ToArray();
+                MaxLength = options.MaxLength,
+                Truncation = TruncationStrategy.OnlySecond,
+                Stride = options.DocStride,
+                ReturnOverflowingTokens = true,
+            });
+            foreach (var w in (TokenEncoding[])[window, .. window.Overflowing])
+            {
+                var offsets = Enumerable.Range(0, w.Length).Where(i => w.SequenceIds[i] == 1).Select(i => w.Offsets[i]).ToArray();
                 var (start, stop) = LabelWindow(example, offsets, contextOffset);
-                features.Add(new Feature(e, [.. ids], types, start, stop, contextOffset, offsets));
-                if (end >= context.Length) break;
+                features.Add(new Feature(e, [.. w.InputIds], [.. w.TokenTypeIds], start, stop, contextOffset, offsets));
             }
         }
         return new QuestionAnsweringDataset(path, tokenizer.PadTokenId, options, examples, [.. features]);
