@@ -21,7 +21,7 @@ internal static class BenchCommand
 
     private static Command TokenizerBench()
     {
-        var model = CliErrors.ModelOption();
+        var model = CliErrors.ModelOption(ModelFolderNeeds.Tokenizer);
         var sentences = new Option<int>("--sentences") { Description = "Sentences per batch encoding.", DefaultValueFactory = _ => 10_000 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (median reported).", DefaultValueFactory = _ => 5 };
         var cmd = new Command("tokenizer", "Tokens per second of batch encoding (no padding) of generated English sentences.") { model, sentences, repeats };

@@ -12,6 +12,13 @@ internal static class InfoCommand
     public static Command Create()
     {
         var dir = new Argument<DirectoryInfo>("model") { Description = "Checkpoint folder." };
+        dir.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && CliErrors.FolderProblem(result.Tokens[0].Value, ModelFolderNeeds.Config) is { } problem)
+            {
+                result.AddError(problem);
+            }
+        });
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var cmd = new Command("info", "Describe a checkpoint folder: architecture, sizes, parameters, dtype and how its keys load.") { dir, json };
         cmd.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(dir)!.FullName, parse.GetValue(json))));

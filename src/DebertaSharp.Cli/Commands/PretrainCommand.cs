@@ -47,7 +47,7 @@ internal static class PretrainCommand
         var logSteps = new Option<long>("--log-steps") { Description = "Average and print the losses every N steps.", DefaultValueFactory = _ => 10 };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, dropout, sampling, data order and masking.", DefaultValueFactory = _ => 42 };
         var shuffleBuffer = new Option<int>("--shuffle-buffer") { Description = "Examples in the shuffle buffer (1 = corpus order).", DefaultValueFactory = _ => 10_000 };
-        var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
+        var threads = CliErrors.ThreadsOption();
         var json = new Option<bool>("--json") { Description = "No live display; print one JSON summary at the end." };
 
         var command = new Command("pretrain", "Pre-train a DeBERTa model from text: masked LM with the Enhanced Mask Decoder (--objective mlm) or v3 replaced-token detection with GDES (--objective rtd).")
@@ -124,11 +124,7 @@ internal static class PretrainCommand
     /// <summary>Builds the run, trains, and reports; returns the exit code.</summary>
     internal static int Run(Request request, TextWriter stdout, TextWriter stderr, CancellationToken stop)
     {
-        if (request.Threads is int n)
-        {
-            if (n < 1) throw new UsageException($"--threads must be at least 1, got {n}.");
-            TorchSharp.torch.set_num_threads(n);
-        }
+        if (request.Threads is < 1) throw new UsageException($"--threads must be at least 1, got {request.Threads}.");
         string output = Path.GetFullPath(request.Output);
         string? checkpoint = null;
         if (request.Resume)
@@ -159,6 +155,7 @@ internal static class PretrainCommand
 
         TrainingSeed.Set(options.Seed);   // reproducible initialisation of new weights
         using var model = BuildModel(objective, request, checkpoint, options);
+        CliErrors.SetThreads(request.Threads, model.Parts.Select(p => p.Model.Config).MaxBy(c => c.HiddenSize));   // the widest part decides
         CheckVocabulary(tokenizer, model, tokenizerFolder);
         var trainer = new Pretrainer(model, tokenizer, corpus, output, options, extraFiles);
 

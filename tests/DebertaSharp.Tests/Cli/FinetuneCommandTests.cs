@@ -83,8 +83,8 @@ public class FinetuneCommandTests
         var root = new System.CommandLine.RootCommand("test") { ClassifyCommand.Create() };
         var classifyOut = new StringWriter();
         var classifyErr = new StringWriter();
-        int classifyCode = root.Parse(["classify", "--model", output, "--top-k", "all", "--json", .. texts])
-            .Invoke(new System.CommandLine.InvocationConfiguration { Output = classifyOut, Error = classifyErr });
+        int classifyCode = DebertaSharp.Cli.DebertaCli.Invoke(root, ["classify", "--model", output, "--top-k", "all", "--json", .. texts],
+            new System.CommandLine.InvocationConfiguration { Output = classifyOut, Error = classifyErr });
         Assert.True(classifyCode == 0, classifyErr.ToString());
         var lines = classifyOut.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToArray();
         Assert.Equal(texts.Length, lines.Length);

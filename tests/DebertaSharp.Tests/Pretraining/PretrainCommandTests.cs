@@ -25,7 +25,7 @@ public class PretrainCommandTests
         var root = new RootCommand("test") { PretrainCommand.Create() };
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = root.Parse(["pretrain", .. args]).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = DebertaSharp.Cli.DebertaCli.Invoke(root, ["pretrain", .. args], new InvocationConfiguration { Output = output, Error = error });
         return (code, output.ToString(), error.ToString());
     }
 
