@@ -27,7 +27,8 @@ internal static class PretrainCommand
         var model = new Option<string?>("--model") { Description = "Checkpoint folder to start from (MLM: a masked-LM or base checkpoint; RTD: a folder with generator/ and discriminator/, or one discriminator checkpoint)." };
         var config = new Option<string?>("--config") { Description = "config.json to build a new, randomly initialised model from." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (spm.model or vocab.json + merges.txt); default: the --model folder or the folder of --config." };
-        var corpus = new Option<string[]>("--corpus") { Description = "Text files or folders; one document per non-blank line.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var corpus = new Option<string[]>("--corpus") { Description = "Text files or folders; one document per non-blank line. From folders only text files are read (see --corpus-extensions); others are skipped and listed.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var corpusExtensions = new Option<string?>("--corpus-extensions") { Description = "Comma-separated extensions read from --corpus folders (default " + string.Join(",", TextCorpus.DefaultExtensions) + ")." };
         var output = new Option<string>("--output") { Description = "Output folder: checkpoint-<step>/ folders and the final model.", Required = true };
         var objective = new Option<string?>("--objective") { Description = "mlm (masked LM through the Enhanced Mask Decoder) or rtd (DeBERTa-v3 replaced-token detection); default mlm, or the checkpoint's when resuming." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (its configs and tokenizer are used)." };
@@ -52,7 +53,7 @@ internal static class PretrainCommand
 
         var command = new Command("pretrain", "Pre-train a DeBERTa model from text: masked LM with the Enhanced Mask Decoder (--objective mlm) or v3 replaced-token detection with GDES (--objective rtd).")
         {
-            model, config, tokenizer, corpus, output, objective, resume, maxSteps, batchSize, maxLength, learningRate, warmup, schedule,
+            model, config, tokenizer, corpus, corpusExtensions, output, objective, resume, maxSteps, batchSize, maxLength, learningRate, warmup, schedule,
             weightDecay, maxGradNorm, rtdWeight, generatorLayers, wholeWord, saveSteps, saveTotalLimit, logSteps, seed, shuffleBuffer, threads, json,
         };
         command.SetAction(parse =>
@@ -67,6 +68,7 @@ internal static class PretrainCommand
                     Config = parse.GetValue(config),
                     Tokenizer = parse.GetValue(tokenizer),
                     Corpus = parse.GetValue(corpus) ?? [],
+                    CorpusExtensions = parse.GetValue(corpusExtensions)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
                     Output = parse.GetValue(output)!,
                     Objective = parse.GetValue(objective),
                     Resume = parse.GetValue(resume),
@@ -111,6 +113,7 @@ internal static class PretrainCommand
         public string? Config { get; init; }
         public string? Tokenizer { get; init; }
         public required string[] Corpus { get; init; }
+        public string[]? CorpusExtensions { get; init; }
         public required string Output { get; init; }
         public string? Objective { get; init; }
         public bool Resume { get; init; }
@@ -151,7 +154,12 @@ internal static class PretrainCommand
         string tokenizerFolder = request.Tokenizer ?? FindTokenizer(checkpoint, request.Model, request.Config);
         var tokenizer = AutoTokenizer.FromPretrained(tokenizerFolder);
         var extraFiles = TokenizerFiles.Select(f => Path.Combine(tokenizerFolder, f)).Where(File.Exists).ToList();
-        var corpus = new TextCorpus(request.Corpus);
+        var corpus = new TextCorpus(request.Corpus, request.CorpusExtensions);
+        if (corpus.Skipped.Count > 0)
+        {
+            stderr.WriteLine($"deberta pretrain: read {corpus.Files.Count} corpus files; skipped {corpus.Skipped.Count}:");
+            foreach (var skipped in corpus.Skipped) stderr.WriteLine($"  {skipped.File}: {skipped.Reason}");
+        }
 
         TrainingSeed.Set(options.Seed);   // reproducible initialisation of new weights
         using var model = BuildModel(objective, request, checkpoint, options);
