@@ -178,6 +178,11 @@ internal static class FinetuneCommand
 
     private static int Execute(FinetuneArguments a, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
+        // Refuse a used output folder before anything is loaded or printed.
+        if (!a.Resume && !a.Overwrite && TrainingCheckpoint.Latest(a.Output) is { } earlier)
+            throw new TrainingException($"'{a.Output}' already holds checkpoints of an earlier run ({Path.GetFileName(earlier)}): pass --resume to continue it, --overwrite to start afresh, or choose another --output.");
+        if (a.Resume && TrainingCheckpoint.Latest(a.Output) is null)
+            throw new CheckpointException($"--resume: no checkpoint-<step> folder in '{a.Output}'.");
         if (!Directory.Exists(a.ModelDir)) throw new DebertaSharpException($"Model folder '{a.ModelDir}' does not exist.");
         var device = a.Device == "cuda" ? CUDA : CPU;
         var tokenizer = AutoTokenizer.FromPretrained(a.ModelDir);

@@ -41,6 +41,20 @@ public class FinetuneCommandTests
     }
 
     [Fact]
+    public void AUsedOutputFolderIsRefusedBeforeAnythingIsPrinted()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 8);
+        Directory.CreateDirectory(Path.Combine(dir.Path, "out", "checkpoint-3"));
+        File.WriteAllText(Path.Combine(dir.Path, "out", "checkpoint-3", "trainer_state.json"), "{}");
+        var (code, stdout, stderr) = Run(Args(dir, "text-classification", train) with { Json = false });
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);                       // no model summary, no progress
+        Assert.Contains("already holds checkpoints", stderr);
+        Assert.Contains("--overwrite", stderr);
+    }
+
+    [Fact]
     public void TextClassificationRoundTripsToAnHfCheckpointWithMetricsAndCurve()
     {
         using var dir = new TempDir();

@@ -166,7 +166,7 @@ public class PretrainingReadmeExampleTests
         using var tmp = new TempDir();
         string repo = Path.GetFullPath(Path.Combine(PretrainingSamples.Root, "..", ".."));
         string Repo(string relative) => Path.Combine(repo, relative);
-        string output = Path.Combine(tmp.Path, "pretrain-output");
+        string output = Path.Combine(tmp.Path, "pretrain-api-output");
 
         DebertaSharp.Pretraining.PretrainingResult Example(Action<CancellationTokenSource>? whileRunning = null)
         {
@@ -179,6 +179,15 @@ public class PretrainingReadmeExampleTests
             var progress = new ProgressLog(p => { if (p.Step == 13) whileRunning?.Invoke(stop); });
             return trainer.Run(progress, resumeFrom: DebertaSharp.Pretraining.Pretrainer.LatestCheckpoint(output), cancellationToken: stop.Token);
         }
+
+        // The snippet writes to a folder of its own: run after the CLI example, it must not resume that run's checkpoints.
+        string readme = File.ReadAllText(Repo("README.md"));
+        int snippet = readme.IndexOf("new Pretrainer(", StringComparison.Ordinal);
+        string snippetText = readme[snippet..readme.IndexOf("```", snippet, StringComparison.Ordinal)];
+        Assert.Contains("\"pretrain-api-output\"", snippetText);
+        Assert.Contains("LatestCheckpoint(\"pretrain-api-output\")", snippetText);
+        var bashBlocks = System.Text.RegularExpressions.Regex.Matches(readme, "```bash\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.DoesNotContain(bashBlocks, b => b.Value.Contains("pretrain-api-output", StringComparison.Ordinal));
 
         var first = Example(stop => stop.Cancel());
         Assert.False(first.Completed);
