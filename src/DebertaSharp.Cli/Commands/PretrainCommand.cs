@@ -24,7 +24,8 @@ internal static class PretrainCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Checkpoint folder to start from (MLM: a masked-LM or base checkpoint; RTD: a folder with generator/ and discriminator/, or one discriminator checkpoint)." };
+        // Only the folder is checked at parse time: an RTD folder holds generator/ and discriminator/, not config.json.
+        var model = CliErrors.FolderOption("--model", "Checkpoint folder to start from (MLM: a masked-LM or base checkpoint; RTD: a folder with generator/ and discriminator/, or one discriminator checkpoint).", ModelFolderNeeds.Folder, required: false);
         var config = new Option<string?>("--config") { Description = "config.json to build a new, randomly initialised model from." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (spm.model or vocab.json + merges.txt); default: the --model folder or the folder of --config." };
         var corpus = new Option<string[]>("--corpus") { Description = "Text files or folders; one document per non-blank line. From folders only text files are read (see --corpus-extensions); others are skipped and listed.", Required = true, AllowMultipleArgumentsPerToken = true };
@@ -64,7 +65,7 @@ internal static class PretrainCommand
             {
                 var request = new Request
                 {
-                    Model = parse.GetValue(model),
+                    Model = parse.GetValue(model)?.FullName,
                     Config = parse.GetValue(config),
                     Tokenizer = parse.GetValue(tokenizer),
                     Corpus = parse.GetValue(corpus) ?? [],

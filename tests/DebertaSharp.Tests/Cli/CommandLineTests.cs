@@ -55,6 +55,28 @@ public class CommandLineTests
         Assert.True(error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length <= 2, error);
     }
 
+    [Theory]
+    [InlineData("forward")]
+    [InlineData("classify")]
+    [InlineData("zero-shot")]
+    [InlineData("ner")]
+    [InlineData("qa")]
+    [InlineData("fill-mask")]
+    [InlineData("finetune")]
+    [InlineData("pretrain")]
+    [InlineData("bench model")]
+    [InlineData("bench train")]
+    public void EveryModelRunningCommandTakesThreads(string path)
+    {
+        Command command = DebertaCli.CreateRoot();
+        foreach (string name in path.Split(' '))
+        {
+            command = command.Subcommands.Single(c => c.Name == name);
+        }
+
+        Assert.Contains(command.Options, o => o.Name == "--threads");
+    }
+
     [Fact]
     public void TheTreeHasTheDocumentedCommands()
     {
@@ -161,6 +183,7 @@ public class CommandLineTests
             // A command that needs no tokenizer takes the folder with config.json only; info checks its argument too.
             Assert.Contains("is a file", Run("info", file).Error);
             Assert.Contains("has no config.json", Run("forward", "--model", empty, "--inputs", file, "--output", file).Error);
+            Assert.Contains("no such folder", Run("pretrain", "--model", missing, "--corpus", file, "--output", root).Error);
         }
         finally
         {
