@@ -49,6 +49,25 @@ public class PretrainCommandTests
     }
 
     [Fact]
+    public void ACorpusFolderGivesItsTextFilesAndTheRestIsListed()
+    {
+        // The tiny-v3 sample folder beside a copy of the corpus: config.json, spm.model, tokenizer JSON files are skipped.
+        using var threads = new SingleTorchThread();
+        using var tmp = new TempDir();
+        string corpus = Path.Combine(tmp.Path, "corpus");
+        Directory.CreateDirectory(corpus);
+        foreach (string file in Directory.GetFiles(PretrainingSamples.TinyV3)) File.Copy(file, Path.Combine(corpus, Path.GetFileName(file)));
+        File.Copy(PretrainingSamples.Corpus, Path.Combine(corpus, "corpus.txt"));
+        var (code, output, error) = Run(["--config", Path.Combine(PretrainingSamples.TinyV3, "config.json"), "--corpus", corpus,
+            "--batch-size", "4", "--max-length", "24", "--threads", "1", "--output", Path.Combine(tmp.Path, "out"), "--max-steps", "1", "--json"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("read 1 corpus files", error);
+        Assert.Contains(Path.Combine(corpus, "spm.model"), error);
+        Assert.Contains(Path.Combine(corpus, "config.json") + ": extension '.json'", error);
+        Assert.DoesNotContain(Path.Combine(corpus, "corpus.txt"), error);
+    }
+
+    [Fact]
     public void JsonSummaryThenResumeToMoreSteps()
     {
         using var threads = new SingleTorchThread();
