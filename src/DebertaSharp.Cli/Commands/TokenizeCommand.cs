@@ -136,12 +136,13 @@ internal static class TokenizeCommand
                 JsonElement root;
                 try
                 {
-                    using JsonDocument doc = JsonDocument.Parse(line);
+                    using JsonDocument doc = StrictJson.Parse(System.Text.Encoding.UTF8.GetBytes(line), path,
+                        (message, inner) => new DatasetException(message, inner), firstLine: number);
                     root = doc.RootElement.Clone();
                 }
-                catch (JsonException ex)
+                catch (DatasetException ex)
                 {
-                    throw new UsageException($"'{path}' line {number}: not valid JSON ({ex.Message}).");
+                    throw new UsageException(ex.Message);
                 }
 
                 if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)

@@ -172,24 +172,13 @@ public sealed class CheckpointReader : IDisposable
 
     private static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
-        byte[] bytes;
-        try
-        {
-            var info = new FileInfo(indexPath);
-            if (info.Length > MaxIndexBytes)
-            {
-                throw new CheckpointException($"The checkpoint index '{indexPath}' has {info.Length} bytes, above the {MaxIndexBytes}-byte limit.");
-            }
-            bytes = File.ReadAllBytes(indexPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckpointException($"Cannot read the checkpoint index '{indexPath}': {e.Message}", e);
-        }
+        static CheckpointException Error(string message, Exception inner) =>
+            new CheckpointException($"Bad checkpoint index: {message}", inner);
+        byte[] bytes = StrictJson.ReadFile(indexPath, MaxIndexBytes, Error);
 
         try
         {
-            using var doc = JsonDocument.Parse(bytes);
+            using var doc = StrictJson.Parse(bytes, indexPath, Error);
             if (doc.RootElement.ValueKind != JsonValueKind.Object
                 || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             {

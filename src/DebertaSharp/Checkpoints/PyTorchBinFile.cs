@@ -18,16 +18,18 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
     public const long MaxPickleBytes = 256L << 20;
 
     private readonly ZipArchive _zip;
+    private readonly ZipDirectory _directory;
     private readonly string _prefix;
     private readonly TensorEntry[] _entries;
     private readonly Dictionary<string, (TensorEntry Entry, TensorRef View)> _byName;
     private bool _disposed;
 
-    private PyTorchBinFile(string path, ZipArchive zip, string prefix, TensorEntry[] entries,
+    private PyTorchBinFile(string path, ZipArchive zip, ZipDirectory directory, string prefix, TensorEntry[] entries,
         Dictionary<string, (TensorEntry, TensorRef)> byName)
     {
         Path = path;
         _zip = zip;
+        _directory = directory;
         _prefix = prefix;
         _entries = entries;
         _byName = byName;
@@ -63,6 +65,9 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
         try
         {
             CheckSignature(fullPath, stream);
+            // Our own strict reading of the directory first: ZipArchive checks no CRC, no overlap, no size against the file.
+            var directory = ZipDirectory.Read(fullPath, stream);
+            stream.Position = 0;
             try
             {
                 zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: false);
@@ -79,17 +84,21 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
                 throw new CheckpointException(
                     $"'{fullPath}' is not a torch.save archive: expected exactly one '<archive>/data.pkl' entry, found {pickles.Count}.");
             }
+            if (zip.Entries.Count != directory.Records.Count || zip.Entries.Any(e => !directory.Records.ContainsKey(e.FullName)))
+            {
+                throw new CheckpointException($"'{fullPath}' is not a sound zip archive: its records are not the ones of its central directory.");
+            }
             string prefix = pickles[0].FullName[..^"data.pkl".Length];
-            CheckByteOrder(fullPath, zip, prefix);
+            CheckByteOrder(fullPath, zip, directory, prefix);
 
-            var pickleBytes = ReadSmallEntry(fullPath, pickles[0], MaxPickleBytes);
+            var pickleBytes = ReadSmallEntry(fullPath, pickles[0], directory, MaxPickleBytes);
             var root = StateDictUnpickler.Load(pickleBytes, $"{fullPath}:{pickles[0].FullName}");
             if (root is not PyDict dict)
             {
                 throw new CheckpointException($"'{fullPath}' does not hold a state dict: the top-level pickled object is not a dict.");
             }
-            var (entries, byName) = BuildEntries(fullPath, zip, prefix, dict);
-            var result = new PyTorchBinFile(fullPath, zip, prefix, entries, byName);
+            var (entries, byName) = BuildEntries(fullPath, zip, directory, prefix, dict);
+            var result = new PyTorchBinFile(fullPath, zip, directory, prefix, entries, byName);
             zip = null;
             stream = null!;
             return result;
@@ -132,21 +141,21 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
         }
     }
 
-    private static void CheckByteOrder(string path, ZipArchive zip, string prefix)
+    private static void CheckByteOrder(string path, ZipArchive zip, ZipDirectory directory, string prefix)
     {
         var entry = zip.GetEntry(prefix + "byteorder");
         if (entry is null)
         {
             return; // torch before 2.1 wrote no byteorder record and always little-endian data
         }
-        string order = Encoding.ASCII.GetString(ReadSmallEntry(path, entry, 64)).Trim();
+        string order = Encoding.ASCII.GetString(ReadSmallEntry(path, entry, directory, 64)).Trim();
         if (order != "little")
         {
             throw new CheckpointException($"'{path}' stores tensors in '{order}' byte order; only little-endian checkpoints are supported.");
         }
     }
 
-    private static byte[] ReadSmallEntry(string path, ZipArchiveEntry entry, long limit)
+    private static byte[] ReadSmallEntry(string path, ZipArchiveEntry entry, ZipDirectory directory, long limit)
     {
         if (entry.Length > limit)
         {
@@ -156,7 +165,7 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
         {
             using var s = entry.Open();
             var bytes = new byte[entry.Length];
-            s.ReadExactly(bytes);
+            ZipDirectory.CheckedRead(path, directory.Records[entry.FullName], s, checkedStream => checkedStream.ReadExactly(bytes));
             return bytes;
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
@@ -166,7 +175,7 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
     }
 
     private static (TensorEntry[], Dictionary<string, (TensorEntry, TensorRef)>) BuildEntries(
-        string path, ZipArchive zip, string prefix, PyDict dict)
+        string path, ZipArchive zip, ZipDirectory directory, string prefix, PyDict dict)
     {
         var entries = new List<TensorEntry>();
         var byName = new Dictionary<string, (TensorEntry, TensorRef)>(StringComparer.Ordinal);
@@ -197,7 +206,7 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
             }
             else
             {
-                CheckStorageRecord(path, zip, prefix, storage, key);
+                CheckStorageRecord(path, zip, directory, prefix, storage, key);
                 storages.Add(storage.Key, storage);
             }
             var entry = CheckView(path, key, view);
@@ -207,7 +216,7 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
         return (entries.ToArray(), byName);
     }
 
-    private static void CheckStorageRecord(string path, ZipArchive zip, string prefix, StorageRef storage, string key)
+    private static void CheckStorageRecord(string path, ZipArchive zip, ZipDirectory directory, string prefix, StorageRef storage, string key)
     {
         string recordName = prefix + "data/" + storage.Key;
         var record = zip.GetEntry(recordName)
@@ -221,17 +230,13 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
         {
             throw new CheckpointException($"'{path}', tensor '{key}': the storage size {storage.ElementCount} overflows.");
         }
-        if (record.Length != expected)
+        if (record.Length != expected || directory.Records[recordName].UncompressedSize != expected)
         {
             throw new CheckpointException(
                 $"'{path}', tensor '{key}': the storage record '{recordName}' has {record.Length} bytes but " +
                 $"{storage.StorageClass}[{storage.ElementCount}] needs {expected}.");
         }
-        // A deflated record cannot expand more than ~1032x; a larger claim is a corrupt or hostile archive.
-        if (record.Length > 2048 + record.CompressedLength * 1100L)
-        {
-            throw new CheckpointException($"'{path}': the storage record '{recordName}' claims an impossible size.");
-        }
+        // Sizes against the file and deflate's expansion limit were checked by ZipDirectory.Read.
     }
 
     private static TensorEntry CheckView(string path, string key, TensorRef view)
@@ -359,7 +364,7 @@ public sealed class PyTorchBinFile : IDisposable, ITensorFile
         try
         {
             using var s = _zip.GetEntry(recordName)!.Open();
-            TensorMemory.ReadFrom(destination, s);
+            ZipDirectory.CheckedRead(Path, _directory.Records[recordName], s, checkedStream => TensorMemory.ReadFrom(destination, checkedStream));
         }
         catch (Exception e) when (e is InvalidDataException or NotSupportedException or EndOfStreamException or IOException)
         {

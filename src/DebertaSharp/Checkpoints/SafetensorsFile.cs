@@ -142,20 +142,9 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
         long dataLength = fileLength - dataStart;
         var headerBytes = new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength).ToArray();
 
-        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
-        {
-            // JsonDocument only notices bad UTF-8 inside strings when they are decoded, and then throws InvalidOperationException.
-            throw Invalid(path, "the header is not valid UTF-8.");
-        }
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(headerBytes, new JsonDocumentOptions { AllowDuplicateProperties = true, MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"Invalid safetensors file '{path}': the header is not valid JSON ({e.Message}).", e);
-        }
+        // Strict JSON: bad UTF-8, lone surrogate escapes and a name given twice are all refused, naming the file.
+        JsonDocument document = StrictJson.Parse(headerBytes, path,
+            (message, inner) => new CheckpointException($"Invalid safetensors header: {message}", inner));
         using (document)
         {
             var root = document.RootElement;
@@ -181,20 +170,28 @@ public sealed unsafe class SafetensorsFile : IDisposable, ITensorFile
                 parsed.Add((entry, begin, end, parsed.Count));
             }
 
-            // Sort by position so that overlaps show up between neighbours; zero-length tensors overlap nothing.
-            parsed.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.Order.CompareTo(b.Order));
-            (TensorEntry Entry, long End)? previous = null;
+            // The format requires the data section to be indexed entirely: sorted by position, each tensor starts where
+            // the previous one ended and the last ends at the end of the file (as safetensors' own validate() checks).
+            // Anything else is a hole, an overlap or trailing bytes, and is how a shifted header length shows up.
+            parsed.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End != b.End ? a.End.CompareTo(b.End) : a.Order.CompareTo(b.Order));
+            long covered = 0;
+            string? previousName = null;
             foreach (var p in parsed)
             {
-                if (p.End == p.Begin)
+                if (p.Begin < covered)
                 {
-                    continue;
+                    throw Invalid(path, $"its bytes [{p.Begin}, {p.End}) overlap those of '{previousName}' (ending at {covered}).", p.Entry.Name);
                 }
-                if (previous is { } prev && p.Begin < prev.End)
+                if (p.Begin > covered)
                 {
-                    throw Invalid(path, $"its bytes [{p.Begin}, {p.End}) overlap those of '{prev.Entry.Name}' (ending at {prev.End}).", p.Entry.Name);
+                    throw Invalid(path, $"the data section has a hole: bytes [{covered}, {p.Begin}) belong to no tensor.", p.Entry.Name);
                 }
-                previous = (p.Entry, p.End);
+                covered = p.End;
+                previousName = p.Entry.Name;
+            }
+            if (covered != dataLength)
+            {
+                throw Invalid(path, $"the tensors cover {covered} bytes of the {dataLength}-byte data section; {dataLength - covered} trailing bytes belong to no tensor (a wrong header length shifts every tensor).");
             }
 
             var entries = parsed.Select(p => p.Entry).ToArray();

@@ -181,10 +181,49 @@ public sealed class DebertaConfig
     private static IReadOnlyDictionary<string, int> DefaultLabel2Id(int numLabels) =>
         Enumerable.Range(0, numLabels).ToDictionary(i => $"LABEL_{i}", i => i);
 
+    /// <summary>
+    /// Upper bounds <see cref="Validate"/> enforces, far above every published DeBERTa (mDeBERTa's 251,000-piece
+    /// vocabulary, xxlarge's 1,536 × 48 layers, 6,144-wide FFN) and low enough that a damaged or mistyped
+    /// <c>config.json</c> is refused by name before anything is allocated, instead of asking libtorch for terabytes.
+    /// </summary>
+    public static class Limits
+    {
+        /// <summary><c>vocab_size</c> ≤ 2^24.</summary>
+        public const int VocabSize = 1 << 24;
+
+        /// <summary><c>hidden_size</c>, <c>embedding_size</c>, <c>pooler_hidden_size</c>, <c>attention_head_size</c> ≤ 16,384.</summary>
+        public const int Width = 16_384;
+
+        /// <summary><c>intermediate_size</c> ≤ 65,536.</summary>
+        public const int IntermediateSize = 65_536;
+
+        /// <summary><c>num_hidden_layers</c> ≤ 512.</summary>
+        public const int Layers = 512;
+
+        /// <summary><c>num_attention_heads</c> ≤ 1,024.</summary>
+        public const int Heads = 1_024;
+
+        /// <summary><c>type_vocab_size</c> ≤ 1,024.</summary>
+        public const int TypeVocabSize = 1_024;
+
+        /// <summary><c>max_position_embeddings</c>, <c>max_relative_positions</c> ≤ 2^20.</summary>
+        public const int Positions = 1 << 20;
+
+        /// <summary><c>position_buckets</c> ≤ 2^16 (the relative table has twice as many rows).</summary>
+        public const int PositionBuckets = 1 << 16;
+
+        /// <summary><c>num_labels</c> / <c>id2label</c> entries ≤ 1,000,000.</summary>
+        public const int Labels = 1_000_000;
+
+        /// <summary><c>conv_kernel_size</c> ≤ 1,023.</summary>
+        public const int ConvKernelSize = 1_023;
+    }
+
     /// <summary>Sets <see cref="Id2Label"/> and <see cref="Label2Id"/> to <c>LABEL_0 … LABEL_{n-1}</c>.</summary>
     public void SetNumLabels(int numLabels)
     {
         if (numLabels < 1) throw new DebertaConfigurationException($"num_labels must be at least 1, got {numLabels}.");
+        if (numLabels > Limits.Labels) throw new DebertaConfigurationException($"num_labels {numLabels} is above the limit of {Limits.Labels}.");
         Id2Label = DefaultId2Label(numLabels);
         Label2Id = DefaultLabel2Id(numLabels);
     }
@@ -210,25 +249,28 @@ public sealed class DebertaConfig
         string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
         if (!File.Exists(path))
             throw new DebertaConfigurationException($"No config.json at '{path}'.");
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (IOException ex) { throw new DebertaConfigurationException($"Cannot read '{path}': {ex.Message}", ex); }
-        return Parse(text, path);
+        return Parse(StrictJson.ReadFile(path, MaxConfigBytes, ConfigError), path);
     }
 
+    /// <summary>The largest <c>config.json</c> accepted (16 MiB; real ones have a few kilobytes, a large id2label a few hundred).</summary>
+    public const long MaxConfigBytes = 16L << 20;
+
+    private static DebertaConfigurationException ConfigError(string message, Exception inner) =>
+        new DebertaConfigurationException(message, inner);
+
     /// <summary>Parses the JSON text of a <c>config.json</c>; <paramref name="source"/> names it in errors.</summary>
-    public static DebertaConfig Parse(string json, string source = "config.json")
+    public static DebertaConfig Parse(string json, string source = "config.json") =>
+        Parse(StrictJson.Encode(json, source, ConfigError), source);
+
+    /// <summary>
+    /// Parses the UTF-8 bytes of a <c>config.json</c> (strictly, see <see cref="StrictJson"/>: a key given twice is an
+    /// error naming it); <paramref name="source"/> names it in errors.
+    /// </summary>
+    private static DebertaConfig Parse(byte[] utf8, string source)
     {
-        JsonObject obj;
-        try
-        {
-            obj = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }) as JsonObject
-                  ?? throw new DebertaConfigurationException($"{source}: the top level must be a JSON object.");
-        }
-        catch (JsonException ex)
-        {
-            throw new DebertaConfigurationException($"{source}: not valid JSON ({ex.Message}).", ex);
-        }
+        // Trailing commas stay tolerated, as before; comments were never accepted.
+        JsonObject obj = StrictJson.ParseNode(utf8, source, ConfigError, lenient: true) as JsonObject
+                         ?? throw new DebertaConfigurationException($"{source}: the top level must be a JSON object.");
 
         var r = new Reader(obj, source);
         string modelType = r.String("model_type") ?? throw new DebertaConfigurationException(
@@ -298,6 +340,23 @@ public sealed class DebertaConfig
         Positive("num_attention_heads", NumAttentionHeads);
         Positive("intermediate_size", IntermediateSize);
         Positive("max_position_embeddings", MaxPositionEmbeddings);
+        // Bounds before anything is built (see Limits); they also keep 2 × buckets and products of widths inside int.
+        void AtMost(string name, long value, long limit) { if (value > limit) Fail($"{name} {value} is above the limit of {limit} (DebertaConfig.Limits)."); }
+        AtMost("vocab_size", VocabSize, Limits.VocabSize);
+        AtMost("hidden_size", HiddenSize, Limits.Width);
+        AtMost("num_hidden_layers", NumHiddenLayers, Limits.Layers);
+        AtMost("num_attention_heads", NumAttentionHeads, Limits.Heads);
+        AtMost("intermediate_size", IntermediateSize, Limits.IntermediateSize);
+        AtMost("max_position_embeddings", MaxPositionEmbeddings, Limits.Positions);
+        AtMost("max_relative_positions", MaxRelativePositions, Limits.Positions);
+        AtMost("position_buckets", PositionBuckets, Limits.PositionBuckets);
+        AtMost("type_vocab_size", TypeVocabSize, Limits.TypeVocabSize);
+        AtMost("embedding_size", EmbeddingSize ?? 0, Limits.Width);
+        AtMost("pooler_hidden_size", PoolerHiddenSize ?? 0, Limits.Width);
+        AtMost("attention_head_size", AttentionHeadSize ?? 0, Limits.Width);
+        AtMost("conv_kernel_size", ConvKernelSize, Limits.ConvKernelSize);
+        AtMost("num_labels", Id2Label.Count, Limits.Labels);
+        if (AttentionHeadSize is { } ahsLimit) AtMost("attention_head_size × num_attention_heads", (long)ahsLimit * NumAttentionHeads, Limits.Width * 4L);
         if (EmbeddingSize is { } e) Positive("embedding_size", e);
         if (PoolerHiddenSize is { } p) Positive("pooler_hidden_size", p);
         if (AttentionHeadSize is { } h) Positive("attention_head_size", h);
@@ -487,6 +546,7 @@ public sealed class DebertaConfig
             {
                 int n = numLabels ?? 2;
                 if (n < 1) throw Bad("num_labels", "a positive integer");
+                if (n > Limits.Labels) throw new DebertaConfigurationException($"{source}: num_labels {n} is above the limit of {Limits.Labels} (DebertaConfig.Limits).");
                 return (DefaultId2Label(n), DefaultLabel2Id(n));
             }
             if (id2labelNode is not JsonObject id2labelObj) throw Bad("id2label", "an object");
@@ -495,6 +555,8 @@ public sealed class DebertaConfig
             {
                 if (!int.TryParse(k, NumberStyles.Integer, CultureInfo.InvariantCulture, out var id) || id < 0)
                     throw new DebertaConfigurationException($"{source}: id2label key '{k}' is not a non-negative integer.");
+                if (id >= Limits.Labels)
+                    throw new DebertaConfigurationException($"{source}: id2label key '{k}' is above the limit of {Limits.Labels} labels (DebertaConfig.Limits).");
                 if (v is not JsonValue sv || !sv.TryGetValue<string>(out var name))
                     throw new DebertaConfigurationException($"{source}: id2label['{k}'] must be a string.");
                 id2label[id] = name;
@@ -510,7 +572,12 @@ public sealed class DebertaConfig
                     label2id[k] = id;
                 }
             }
-            else label2id = id2label.ToDictionary(kv => kv.Value, kv => kv.Key);
+            else
+            {
+                // Two ids with one name: as HF's PretrainedConfig, label2id keeps the last (highest) id for that name.
+                label2id = new Dictionary<string, int>();
+                foreach (var (id, name) in id2label.OrderBy(kv => kv.Key)) label2id[name] = id;
+            }
             if (numLabels is { } nl && nl != id2label.Count)
                 throw new DebertaConfigurationException($"{source}: num_labels {nl} disagrees with id2label, which has {id2label.Count} entries.");
             return (id2label, label2id);

@@ -57,7 +57,7 @@ public sealed class DebertaModel : DebertaPreTrainedModel
     internal (Tensor Last, List<Tensor>? All, List<Tensor>? Attentions) Encode(DebertaInputs inputs,
         bool outputHiddenStates, bool outputAttentions)
     {
-        InputValidation.Check(Config, inputs);
+        if (!inputs.Validated) InputValidation.Check(Config, inputs);
         var ids = inputs.InputIds;
         var mask = inputs.AttentionMask ?? ones_like(ids);
         var embedded = embeddings.Forward(ids, inputs.TokenTypeIds, inputs.PositionIds, mask);

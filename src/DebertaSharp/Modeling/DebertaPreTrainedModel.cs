@@ -86,7 +86,9 @@ public abstract class DebertaPreTrainedModel : nn.Module
     public DebertaOutput Forward(DebertaInputs inputs, bool outputHiddenStates = false, bool outputAttentions = false)
     {
         using var scope = NewDisposeScope();
-        var output = ForwardCore(inputs, outputHiddenStates, outputAttentions);
+        // Every tensor checked against this head before anything runs (int32 ids and labels become int64).
+        inputs = InputValidation.Prepare(Config, Head, inputs);
+        var output = ForwardCore(inputs with { Validated = true }, outputHiddenStates, outputAttentions);
         foreach (var (_, t) in output.NamedTensors()) t.MoveToOuterDisposeScope();
         return output;
     }
@@ -129,6 +131,13 @@ public abstract class DebertaPreTrainedModel : nn.Module
         }
     }
 
+    /// <summary>The head a model class has, for checks made before it is built; null where no check depends on it.</summary>
+    private static HeadKind? HeadOf(Type type) =>
+        type == typeof(DebertaForSequenceClassification) ? HeadKind.SequenceClassification
+        : type == typeof(DebertaForTokenClassification) ? HeadKind.TokenClassification
+        : type == typeof(DebertaForQuestionAnswering) ? HeadKind.QuestionAnswering
+        : null;
+
     /// <summary>Set while <see cref="LoadPretrained{T}(string, Func{DebertaConfig, CheckpointReader, T}, Device?, ScalarType?)"/> builds a model.</summary>
     [ThreadStatic] private static bool t_deferInitialization;
 
@@ -141,11 +150,21 @@ public abstract class DebertaPreTrainedModel : nn.Module
 
     /// <summary>
     /// Writes <c>config.json</c> and <c>model.safetensors</c> (HF layout, <c>__metadata__ {"format":"pt"}</c>) into
-    /// <paramref name="folder"/>, each atomically, so Python's <c>from_pretrained</c> reads it unchanged.
+    /// <paramref name="folder"/>, so Python's <c>from_pretrained</c> reads it unchanged. The folder is replaced as a
+    /// whole (see <see cref="AtomicFolder"/>): a reader, or a process killed mid-save, sees the old or the new model,
+    /// never the config of one with the weights of another. Other files in the folder (tokenizer files) are kept;
+    /// leftovers of an earlier killed save are cleaned up.
     /// </summary>
+    /// <exception cref="CheckpointException">The folder cannot be written; the message names it.</exception>
     public void SavePretrained(string folder)
     {
-        Directory.CreateDirectory(folder);
+        ArgumentNullException.ThrowIfNull(folder);
+        AtomicFolder.Replace(folder, WriteModelFiles, carryOver: true);
+    }
+
+    /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into an existing (new) folder.</summary>
+    internal void WriteModelFiles(string folder)
+    {
         var config = Config.Clone();
         config.Architectures = [ArchitectureName];
         config.TorchDtype = DType switch
@@ -176,6 +195,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
         T model;
         using (var checkpoint = CheckpointReader.Open(folder))
         {
+            WeightLoader.CheckConfigFits(config, HeadOf(typeof(T)), checkpoint, Directory.Exists(folder) ? Path.Combine(folder, "config.json") : folder);
             // Build without HF's random initialisation (the checkpoint overwrites it), convert to the target dtype
             // before loading (so no second copy of the weights is made afterwards), read every tensor straight into
             // its parameter, then initialise only what the checkpoint lacks.

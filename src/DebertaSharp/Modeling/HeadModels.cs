@@ -124,11 +124,12 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
         var ids = inputs.InputIds;
         if (targetMask is null && inputs.Labels is null)
             throw new DebertaInputException("ForwardMaskedTargets needs a target mask or labels (−100 = not a target).");
-        foreach (var (name, t) in new[] { ("target mask", targetMask), ("labels", inputs.Labels) })
-            if (t is not null && !t.shape.SequenceEqual(ids.shape))
-                throw new DebertaInputException($"{name} has shape [{string.Join(", ", t.shape)}] but input_ids has [{string.Join(", ", ids.shape)}].");
+        if (targetMask is not null && !targetMask.shape.SequenceEqual(ids.shape))
+            throw new DebertaInputException($"target mask has shape [{string.Join(", ", targetMask.shape)}] but input_ids has [{string.Join(", ", ids.shape)}].");
 
         using var scope = NewDisposeScope();
+        // The same checks as Forward: labels of input_ids' shape, integer, inside the vocabulary or −100.
+        inputs = InputValidation.Prepare(Config, HeadKind.MaskedLM, inputs) with { Validated = true };
         var targets = targetMask ?? inputs.Labels!.ne(-100);                             // [B, L]
         var (last, all, _) = deberta.Encode(inputs, outputHiddenStates: true, outputAttentions: false);
         var mask = inputs.AttentionMask ?? ones_like(ids);
@@ -357,6 +358,7 @@ public sealed class DebertaForMultipleChoice : DebertaPreTrainedModel
             AttentionMask = Flat(inputs.AttentionMask),
             TokenTypeIds = Flat(inputs.TokenTypeIds),
             PositionIds = Flat(inputs.PositionIds),
+            Validated = inputs.Validated,
         };
         var (last, all, attentions) = deberta.Encode(flat, outputHiddenStates, outputAttentions);
         var logits = classifier.forward(dropout.forward(pooler.Forward(last))).view(-1, choices);   // [B, C]

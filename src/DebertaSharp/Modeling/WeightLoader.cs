@@ -47,6 +47,51 @@ internal static class WeightLoader
 {
     private const string Prefix = DebertaPreTrainedModel.BasePrefix + ".";
 
+    /// <summary>
+    /// Compares the shapes <paramref name="config"/> implies for the tensors whose size it sets with the checkpoint's
+    /// entries (read from the headers, nothing allocated), before the model is built: a config that does not belong to
+    /// the weights (<c>vocab_size</c> 10^9, <c>num_labels</c> 10^7 against a 2-label classifier) fails at once, naming
+    /// the config key, its value and the checkpoint tensor, instead of after building gigabytes of parameters.
+    /// Keys the checkpoint lacks are not checked (they are initialised, as HF does).
+    /// </summary>
+    /// <exception cref="DebertaConfigurationException">A config value contradicts a checkpoint shape.</exception>
+    public static void CheckConfigFits(DebertaSharp.Configuration.DebertaConfig config, HeadKind? head, CheckpointReader checkpoint, string configSource)
+    {
+        int h = config.HiddenSize, e = config.EffectiveEmbeddingSize;
+        // (bare key, expected shape, the config keys that set it)
+        var expected = new List<(string Key, long[] Shape, string Keys)>
+        {
+            ("embeddings.word_embeddings.weight", [config.VocabSize, e], $"vocab_size {config.VocabSize}, embedding width {e}"),
+            ("encoder.layer.0.intermediate.dense.weight", [config.IntermediateSize, h], $"intermediate_size {config.IntermediateSize}, hidden_size {h}"),
+            ("encoder.layer.0.output.dense.weight", [h, config.IntermediateSize], $"hidden_size {h}, intermediate_size {config.IntermediateSize}"),
+        };
+        if (config.PositionBiasedInput)
+            expected.Add(("embeddings.position_embeddings.weight", [config.MaxPositionEmbeddings, e], $"max_position_embeddings {config.MaxPositionEmbeddings}"));
+        if (config.TypeVocabSize > 0)
+            expected.Add(("embeddings.token_type_embeddings.weight", [config.TypeVocabSize, e], $"type_vocab_size {config.TypeVocabSize}"));
+        if (config.RelativeAttention)
+            expected.Add(("encoder.rel_embeddings.weight", [2L * config.PositionEmbeddingSpan, h],
+                config.ModelType == DebertaSharp.Configuration.DebertaModelType.DebertaV2 && config.PositionBuckets > 0
+                    ? $"position_buckets {config.PositionBuckets} (2 × buckets rows)" : $"max_relative_positions {config.EffectiveMaxRelativePositions} (2 × rows)"));
+        if (head is HeadKind.SequenceClassification)
+            expected.Add(("classifier.weight", [config.NumLabels, config.EffectivePoolerHiddenSize], $"num_labels {config.NumLabels}"));
+        if (head is HeadKind.TokenClassification)
+            expected.Add(("classifier.weight", [config.NumLabels, h], $"num_labels {config.NumLabels}"));
+        if (head is HeadKind.QuestionAnswering)
+            expected.Add(("qa_outputs.weight", [config.NumLabels, h], $"num_labels {config.NumLabels}"));
+
+        foreach (var (key, shape, keys) in expected)
+        {
+            string? found = checkpoint.Contains(key) ? key : checkpoint.Contains(Prefix + key) ? Prefix + key : null;
+            if (found is null) continue;
+            var entry = checkpoint.GetEntry(found);
+            if (!entry.Shape.SequenceEqual(shape))
+                throw new DebertaSharp.DebertaConfigurationException(
+                    $"{configSource} does not belong to the checkpoint {checkpoint.Location}: {keys} imply '{found}' of shape " +
+                    $"{TensorEntry.FormatShape(shape)}, but the checkpoint has {entry.ShapeText}.");
+        }
+    }
+
     public static LoadReport Load(DebertaPreTrainedModel model, CheckpointReader checkpoint)
     {
         var state = model.state_dict();

@@ -215,25 +215,13 @@ public sealed class Pretrainer
         }
         else
         {
-            string temp = CheckpointFolders.TemporarySibling(folder);
-            try
+            AtomicFolder.RecoverAll(_output);
+            AtomicFolder.Replace(folder, temp =>
             {
-                Directory.CreateDirectory(temp);
                 for (int i = 0; i < parts.Count; i++)
                     TrainingCheckpoint.Save(Path.Combine(temp, parts[i].Folder), parts[i].Model, optimizers[i], state, _extraFiles);
                 AtomicFile.WriteAllText(Path.Combine(temp, TrainingState.FileName), state.ToJson());
-                CheckpointFolders.MoveIntoPlace(temp, folder);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                CheckpointFolders.TryDelete(temp);
-                throw new CheckpointException($"Cannot write checkpoint '{folder}': {e.Message}", e);
-            }
-            catch
-            {
-                CheckpointFolders.TryDelete(temp);
-                throw;
-            }
+            }, carryOver: false);
         }
         if (_options.SaveTotalLimit is int keep) CheckpointFolders.Prune(_output, keep, folder);
         progress?.Report(new PretrainingProgress

@@ -123,6 +123,15 @@ public sealed class DebertaTokenizer : DebertaTokenizerBase
             throw new TokenizerException($"'{path}' holds no tokens.");
         }
 
+        // Ids index tables sized by the largest id: one far past the entry count is corruption, not a sparse vocabulary.
+        foreach ((string token, int id) in vocab)
+        {
+            if (id >= vocab.Count)
+            {
+                throw new TokenizerException($"'{path}': token '{token}' has id {id}, outside [0, {vocab.Count}) for a vocabulary of {vocab.Count} tokens.");
+            }
+        }
+
         return vocab;
     }
 

@@ -63,6 +63,22 @@ internal static class SpecialTokenResolver
             }
         }
 
+        // HF numbers added tokens on from the vocabulary, so an id far past vocabulary + added tokens is a corrupt file
+        // (it would be emitted as an id no embedding row has, and size every id table after it).
+        long idLimit = (long)vocabSize + byContent.Count + TokenizerConfig.SpecialRoles.Length + config.AdditionalSpecialTokens.Count;
+        foreach (AddedToken t in byContent.Values)
+        {
+            if (t.Id >= idLimit)
+            {
+                string file = config.LegacyAddedTokens.TryGetValue(t.Content, out int legacyId) && legacyId == t.Id
+                    && config.AddedTokensDecoder?.Any(d => d.Content == t.Content) != true
+                    ? "added_tokens.json" : "added_tokens_decoder of tokenizer_config.json";
+                throw new TokenizerException(
+                    $"{source}: added token '{t.Content}' in {file} has id {t.Id}, beyond the vocabulary of {vocabSize} pieces and " +
+                    $"the {byContent.Count} added tokens (added-token ids continue the vocabulary: at most {idLimit - 1} here).");
+            }
+        }
+
         int nextId = Math.Max(vocabSize, byContent.Count == 0 ? 0 : byContent.Values.Max(t => t.Id) + 1);
         var byRole = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
         var specialIds = new HashSet<int>();

@@ -95,27 +95,15 @@ internal sealed class TokenizerConfig
         return config;
     }
 
-    /// <summary>Reads a JSON file, turning I/O and syntax errors into a <see cref="TokenizerException"/> naming it.</summary>
-    public static JsonDocument ParseFile(string path)
-    {
-        try
-        {
-            using FileStream stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException ex)
-        {
-            throw new TokenizerException($"'{path}' is not valid JSON: {ex.Message}", ex);
-        }
-        catch (IOException ex)
-        {
-            throw new TokenizerException($"Cannot read '{path}': {ex.Message}", ex);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new TokenizerException($"Cannot read '{path}': {ex.Message}", ex);
-        }
-    }
+    /// <summary>The largest tokenizer JSON file accepted (256 MiB; a 250k-entry vocab.json has a few MB).</summary>
+    public const long MaxJsonBytes = 256L << 20;
+
+    /// <summary>
+    /// Reads a tokenizer JSON file through <see cref="StrictJson"/> (bad UTF-8, lone surrogates, duplicate keys are
+    /// refused; comments and trailing commas are tolerated), errors as a <see cref="TokenizerException"/> naming it.
+    /// </summary>
+    public static JsonDocument ParseFile(string path) =>
+        StrictJson.ParseFile(path, MaxJsonBytes, (message, inner) => new TokenizerException(message, inner), lenient: true);
 
     private void ReadTokenizerConfig(JsonElement root, string path)
     {

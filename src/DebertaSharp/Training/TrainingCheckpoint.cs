@@ -45,13 +45,12 @@ public static class TrainingCheckpoint
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(state);
         string full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
-        string parent = Path.GetDirectoryName(full) ?? throw new CheckpointException($"Cannot write checkpoint '{full}': it has no parent folder.");
-        string name = Path.GetFileName(full);
-        string temp = Path.Combine(parent, $".{name}.tmp-{Guid.NewGuid():N}");
-        try
+        if (Path.GetDirectoryName(full) is null) throw new CheckpointException($"Cannot write checkpoint '{full}': it has no parent folder.");
+        // The checkpoint folder is replaced as a whole; stale ".checkpoint-N.tmp-<guid>" siblings of killed runs go first.
+        AtomicFolder.RecoverAll(Path.GetDirectoryName(full)!);
+        AtomicFolder.Replace(full, temp =>
         {
-            Directory.CreateDirectory(temp);
-            model.SavePretrained(temp);
+            model.WriteModelFiles(temp);
             SafetensorsWriter.Save(Path.Combine(temp, OptimizerFileName), optimizer.StateDict(), new Dictionary<string, string>
             {
                 ["step_count"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
@@ -65,18 +64,7 @@ public static class TrainingCheckpoint
                 string target = Path.Combine(temp, Path.GetFileName(file));
                 if (!File.Exists(target)) File.Copy(file, target);
             }
-            Replace(temp, full);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            TryDeleteFolder(temp);
-            throw new CheckpointException($"Cannot write checkpoint '{full}': {e.Message}", e);
-        }
-        catch
-        {
-            TryDeleteFolder(temp);
-            throw;
-        }
+        }, carryOver: false);
     }
 
     /// <summary>
@@ -148,6 +136,8 @@ public static class TrainingCheckpoint
     public static string? Latest(string outputFolder)
     {
         if (!Directory.Exists(outputFolder)) return null;
+        AtomicFolder.Recover(outputFolder);     // entries a killed final save left beside the folder
+        AtomicFolder.RecoverAll(outputFolder);  // ".checkpoint-N.tmp-<guid>" of killed checkpoint saves
         return Directory.GetDirectories(outputFolder, FolderPrefix + "*")
             .Select(d => (Path: d, Step: long.TryParse(Path.GetFileName(d)[FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
             .Where(c => c.Step >= 0 && File.Exists(Path.Combine(c.Path, TrainingState.FileName)))
@@ -159,41 +149,6 @@ public static class TrainingCheckpoint
     /// <summary>The folder name a run gives the checkpoint of <paramref name="step"/>.</summary>
     public static string FolderName(long step) => FolderPrefix + step.ToString(CultureInfo.InvariantCulture);
 
-    // Moves the finished temporary folder to its final name. An existing folder is first moved aside, so the final
-    // name holds either the old complete checkpoint, nothing (for a moment), or the new complete one.
-    private static void Replace(string temp, string full)
-    {
-        if (!Directory.Exists(full))
-        {
-            Directory.Move(temp, full);
-            return;
-        }
-        string aside = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.old-{Guid.NewGuid():N}");
-        Directory.Move(full, aside);
-        try
-        {
-            Directory.Move(temp, full);
-        }
-        catch
-        {
-            Directory.Move(aside, full);
-            throw;
-        }
-        TryDeleteFolder(aside);
-    }
-
     private static string Describe(IReadOnlyList<string> keys) =>
         keys.Count == 0 ? "none" : string.Join(", ", keys.Take(8)) + (keys.Count > 8 ? $" … ({keys.Count} in all)" : "");
-
-    private static void TryDeleteFolder(string path)
-    {
-        try
-        {
-            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the original error matters more than a leftover hidden folder.
-        }
-    }
 }

@@ -103,15 +103,10 @@ public sealed class TrainingState
     /// <exception cref="CheckpointException">Malformed JSON or a field of the wrong type (the message names it).</exception>
     public static TrainingState Parse(string json, string source)
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(json) as JsonObject ?? throw new CheckpointException($"{source}: the top level must be a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"{source}: not valid JSON ({e.Message}).", e);
-        }
+        static CheckpointException Error(string message, Exception inner) =>
+            new CheckpointException(message, inner);
+        JsonObject root = StrictJson.ParseNode(StrictJson.Encode(json, source, Error), source, Error) as JsonObject
+                          ?? throw new CheckpointException($"{source}: the top level must be a JSON object.");
         var r = new FieldReader(root, source);
         var state = new TrainingState
         {

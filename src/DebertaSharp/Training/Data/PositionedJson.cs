@@ -29,7 +29,9 @@ internal sealed class PositionedJson
             int index = newlines.BinarySearch(offset);
             return (index < 0 ? ~index : index) + 1;
         }
-        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        // Strings, names and nesting checked first, so that every GetString below succeeds; duplicate keys are refused.
+        var text = StrictJson.Validate(utf8, path, (message, inner) => new DatasetException(message, inner), lenient: true);
+        var reader = new Utf8JsonReader(text.Span, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         try
         {
             if (!reader.Read()) throw new DatasetException($"Data file '{path}' is empty.");

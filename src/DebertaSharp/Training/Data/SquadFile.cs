@@ -64,7 +64,7 @@ public static class SquadFile
                         if (startNode.Number != Math.Floor(startNode.Number) || startNode.Number < 0 || startNode.Number > int.MaxValue)
                             throw new DatasetException($"{path}:{startNode.Line}: 'answer_start' must be a non-negative integer, got {startNode.Text}.");
                         int start = (int)startNode.Number;
-                        if (start + answerText.Length > context.Length)
+                        if (start > context.Length - answerText.Length) // not start + length: that overflows for answer_start near int.MaxValue
                             throw new DatasetException(
                                 $"{path}:{answer.Line}: answer '{Clip(answerText)}' at answer_start {start} lies outside its context ({context.Length} characters) in question '{id}'.");
                         string there = context.Substring(start, answerText.Length);

@@ -207,10 +207,9 @@ public static class TabularFile
             lineNumber++;
             string line = raw.Trim();
             if (line.Length == 0) continue;
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new DatasetException($"{path}:{lineNumber}: not valid JSON ({e.Message}).", e); }
-            using (doc)
+            // The file was decoded strictly already; lone surrogate escapes and duplicate keys are caught here.
+            using (JsonDocument doc = StrictJson.Parse(Encoding.UTF8.GetBytes(line), path,
+                (message, inner) => new DatasetException(message, inner), firstLine: lineNumber))
             {
                 if (doc.RootElement.ValueKind != JsonValueKind.Object)
                     throw new DatasetException($"{path}:{lineNumber}: each line must be a JSON object, got {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}.");
