@@ -20,7 +20,7 @@ internal static class PretrainCommand
 
     /// <summary>Tokenizer files copied into every checkpoint and output folder, when present.</summary>
     private static readonly string[] TokenizerFiles =
-        ["spm.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt"];
+        ["spm.model", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "tokenizer.json"];
 
     public static Command Create()
     {
@@ -312,10 +312,11 @@ internal static class PretrainCommand
             if (root is not null) candidates.AddRange([root, Path.Combine(root, RtdPretrainingModel.DiscriminatorFolder)]);
         if (config is not null) candidates.Add(Directory.Exists(config) ? config : Path.GetDirectoryName(Path.GetFullPath(config))!);
         foreach (var folder in candidates)
-            if (File.Exists(Path.Combine(folder, "spm.model")) || File.Exists(Path.Combine(folder, "vocab.json")))
+            if (File.Exists(Path.Combine(folder, "spm.model")) || File.Exists(Path.Combine(folder, "vocab.json"))
+                || File.Exists(Path.Combine(folder, "tokenizer.json")))
                 return folder;
         throw new UsageException(
-            $"No tokenizer (spm.model, or vocab.json + merges.txt) in {string.Join(", ", candidates.Distinct())}; give --tokenizer DIR.");
+            $"No tokenizer (spm.model, vocab.json + merges.txt, or tokenizer.json) in {string.Join(", ", candidates.Distinct())}; give --tokenizer DIR.");
     }
 
     private static void CheckVocabulary(DebertaTokenizerBase tokenizer, PretrainingModel model, string folder)

@@ -83,7 +83,7 @@ public abstract class DebertaTokenizerBase
     /// <summary>Number of distinct tokens, added tokens included (HF <c>len(tokenizer)</c>).</summary>
     public abstract int VocabularySize { get; }
 
-    /// <summary>Number of tokens the template adds: 2 for a single text, 3 for a pair.</summary>
+    /// <summary>Number of tokens the DeBERTa template adds: 2 for a single text, 3 for a pair (a <see cref="DebertaTokenizerFast"/> adds what its file's post-processor adds).</summary>
     /// <param name="pair">Whether the input is a pair.</param>
     public static int NumSpecialTokensToAdd(bool pair) => pair ? 3 : 2;
 
@@ -235,6 +235,16 @@ public abstract class DebertaTokenizerBase
 
         text = TextUtilities.ReplaceLoneSurrogates(text);
         var pieces = new List<TokenPiece>();
+        TokenizeSequence(text, pieces);
+        return pieces;
+    }
+
+    /// <summary>
+    /// Turns one (sanitized) text into pieces with spans into it. The slow tokenizers split on added tokens HF's
+    /// slow way and tokenize the text between them; the tokenizer.json one runs its own pipeline.
+    /// </summary>
+    private protected virtual void TokenizeSequence(string text, List<TokenPiece> pieces)
+    {
         foreach (TextSegment segment in _splitter.Split(text))
         {
             if (segment.Token is AddedToken token)
@@ -246,9 +256,18 @@ public abstract class DebertaTokenizerBase
                 TokenizeText(text, segment.Start, segment.End, pieces);
             }
         }
-
-        return pieces;
     }
+
+    /// <summary>Number of tokens the template adds to a single text or a pair (2 / 3 for the slow DeBERTa template).</summary>
+    private protected virtual int SpecialTokenCount(bool pair) => NumSpecialTokensToAdd(pair);
+
+    /// <summary>Truncates the sequences in place by <paramref name="toRemove"/> tokens; returns the number removed.</summary>
+    private protected virtual int TruncateSequences(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy) =>
+        Truncate(first, second, toRemove, strategy);
+
+    /// <summary>Builds the encoding of the (truncated) sequences: the template, type ids, masks.</summary>
+    private protected virtual TokenEncoding BuildEncoding(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed) =>
+        Build(first, second, addSpecial, removed);
 
     private int? CheckOptions(EncodeOptions options)
     {
@@ -265,7 +284,7 @@ public abstract class DebertaTokenizerBase
         List<TokenPiece> first = TokenizeToPieces(text, textName);
         List<TokenPiece>? second = textPair is null ? null : TokenizeToPieces(textPair, pairName);
         bool pair = second is not null;
-        int specials = options.AddSpecialTokens ? NumSpecialTokensToAdd(pair) : 0;
+        int specials = options.AddSpecialTokens ? SpecialTokenCount(pair) : 0;
         int removed = 0;
 
         TruncationStrategy strategy = options.EffectiveTruncation;
@@ -277,10 +296,10 @@ public abstract class DebertaTokenizerBase
                     $"max_length {limit} is smaller than the {specials} special tokens a {(pair ? "pair" : "single text")} needs.");
             }
 
-            removed = Truncate(first, second, first.Count + (second?.Count ?? 0) + specials - limit, strategy);
+            removed = TruncateSequences(first, second, first.Count + (second?.Count ?? 0) + specials - limit, strategy);
         }
 
-        return Build(first, second, options.AddSpecialTokens, removed);
+        return BuildEncoding(first, second, options.AddSpecialTokens, removed);
     }
 
     /// <summary>HF 4.44 <c>truncate_sequences</c> (right side, stride 0). Returns the number of tokens removed.</summary>

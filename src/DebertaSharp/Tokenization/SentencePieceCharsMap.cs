@@ -97,5 +97,54 @@ internal sealed class SentencePieceCharsMap
         return best;
     }
 
+    /// <summary>
+    /// The replacement of the SHORTEST rule matching a prefix of <paramref name="input"/>, or <c>null</c>: what HF
+    /// tokenizers' <c>Precompiled</c> normalizer (spm_precompiled's <c>transform</c>) looks up for a whole grapheme or character.
+    /// </summary>
+    public byte[]? ShortestMatch(ReadOnlySpan<byte> input)
+    {
+        uint node = Offset(_units[0]);
+        for (int i = 0; i < input.Length; i++)
+        {
+            byte label = input[i];
+            if (label == 0)
+            {
+                return null;
+            }
+
+            node ^= label;
+            if (node >= (uint)_units.Length)
+            {
+                return null;
+            }
+
+            uint unit = _units[node];
+            if ((unit & 0x800000FFu) != label)
+            {
+                return null;
+            }
+
+            node ^= Offset(unit);
+            if (((unit >> 8) & 1) != 0)
+            {
+                if (node >= (uint)_units.Length)
+                {
+                    return null;
+                }
+
+                int value = (int)(_units[node] & 0x7FFFFFFFu);
+                if (value >= _replacements.Length)
+                {
+                    return null;
+                }
+
+                int end = Array.IndexOf(_replacements, (byte)0, value);
+                return _replacements.AsSpan(value, (end < 0 ? _replacements.Length : end) - value).ToArray();
+            }
+        }
+
+        return null;
+    }
+
     private static uint Offset(uint unit) => (unit >> 10) << (int)((unit & (1u << 9)) >> 6);
 }

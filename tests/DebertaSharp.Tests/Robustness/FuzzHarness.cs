@@ -11,7 +11,7 @@ namespace DebertaSharp.Tests.Robustness;
 
 /// <summary>
 /// A seeded mutation fuzzer over the readers of untrusted files: safetensors (single and sharded), pytorch_model.bin
-/// zips, config.json, the tokenizer JSON/text files, JSONL/CSV and SQuAD data. Each case mutates one file of a valid
+/// zips, config.json, the tokenizer JSON/text files (tokenizer.json included), JSONL/CSV and SQuAD data. Each case mutates one file of a valid
 /// fixture (bit flips, byte insertion/deletion, truncation, duplicated regions, and for text files tokens swapped for
 /// "interesting" values such as 2147483647, -1, 1e400, "\ud800", a repeated key) and runs the public reader on it.
 /// The property: only <see cref="DebertaSharpException"/> subclasses escape and resident memory stays bounded;
@@ -53,6 +53,7 @@ internal static class FuzzHarness
         }),
         new("tokenizer-v1", Tokenization.GoldenData.Folder("tokenizer-v1"), ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"], ReadTokenizer),
         new("tokenizer-v3", Tokenization.GoldenData.Folder("tokenizer-v3"), ["added_tokens.json", "tokenizer_config.json", "special_tokens_map.json"], ReadTokenizer),
+        new("tokenizer-json", Tokenization.Fast.FastGoldenData.Folder("v3"), ["tokenizer.json"], ReadTokenizer),
         new("jsonl", DataFolder(), ["train.jsonl"], folder => TabularFile.Read(Path.Combine(folder, "train.jsonl"))),
         new("csv", DataFolder(), ["train.csv"], folder => TabularFile.Read(Path.Combine(folder, "train.csv"))),
         new("squad", DataFolder(), ["squad.json"], folder => SquadFile.Read(Path.Combine(folder, "squad.json"))),
