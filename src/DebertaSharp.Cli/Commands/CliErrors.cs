@@ -89,7 +89,13 @@ internal static class CliErrors
             throw new DebertaSharpException($"--threads must be at least 1, got {requested}.");
         }
 
-        TorchSharp.torch.set_num_threads(requested ?? (config is null ? Environment.ProcessorCount : DebertaSharp.Modeling.TorchThreads.For(config)));
+        int threads = requested ?? (config is null ? Environment.ProcessorCount : DebertaSharp.Modeling.TorchThreads.For(config));
+        // Only a change is applied: resizing torch's thread pool while other threads of the process run operations is a
+        // needless risk (in-process callers such as the tests run commands side by side).
+        if (TorchSharp.torch.get_num_threads() != threads)
+        {
+            TorchSharp.torch.set_num_threads(threads);
+        }
     }
 
     /// <summary>The <c>--threads N</c> option of every command that runs a model.</summary>

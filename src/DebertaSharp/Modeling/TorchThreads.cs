@@ -30,7 +30,11 @@ public static class TorchThreads
     public static int Apply(DebertaConfig config)
     {
         int threads = For(config);
-        TorchSharp.torch.set_num_threads(threads);
+        if (TorchSharp.torch.get_num_threads() != threads)
+        {
+            TorchSharp.torch.set_num_threads(threads);
+        }
+
         return threads;
     }
 }
