@@ -27,6 +27,8 @@ internal static class DebertaCli
         root.Subcommands.Add(NerCommand.Create());
         root.Subcommands.Add(QaCommand.Create());
         root.Subcommands.Add(FillMaskCommand.Create());
+        root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(RerankCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
         return root;
     }

@@ -22,33 +22,64 @@ internal static class BenchCommand
     private static Command TokenizerBench()
     {
         var model = CliErrors.ModelOption(ModelFolderNeeds.Tokenizer);
-        var sentences = new Option<int>("--sentences") { Description = "Sentences per batch encoding.", DefaultValueFactory = _ => 10_000 };
-        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions (median reported).", DefaultValueFactory = _ => 5 };
-        var cmd = new Command("tokenizer", "Tokens per second of batch encoding (no padding) of generated English sentences.") { model, sentences, repeats };
+        var sentences = new Option<int>("--sentences") { Description = "Sentences per run.", DefaultValueFactory = _ => 10_000 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed repetitions of each mode, alternated (median reported).", DefaultValueFactory = _ => 5 };
+        var cmd = new Command("tokenizer",
+            "Tokens and sentences per second of generated English sentences (8-40 words): one thread encoding one sentence at a time, " +
+            "and EncodeBatch on all cores.") { model, sentences, repeats };
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             var tokenizer = AutoTokenizer.FromPretrained(parse.GetValue(model)!.FullName);
             int n = parse.GetValue(sentences), r = parse.GetValue(repeats);
             if (n < 1 || r < 1) throw new DebertaSharpException("--sentences and --repeats must be positive.");
             var texts = Sentences(n, seed: 1);
-            tokenizer.EncodeBatch(texts.Take(Math.Min(n, 200)).ToList());                   // warm-up (JIT, caches)
-            var seconds = new List<double>();
+            double words = texts.Average(t => t.Count(c => c == ' ') + 1.0);
+            foreach (string text in texts.Take(Math.Min(n, 500))) tokenizer.Encode(text);   // warm-up (JIT)
+            tokenizer.EncodeBatch(texts.Take(Math.Min(n, 500)).ToList());
+
             long tokens = 0;
+            var single = new List<(double Wall, double Cpu)>();
+            var batch = new List<(double Wall, double Cpu)>();
             for (int i = 0; i < r; i++)
             {
-                var sw = Stopwatch.StartNew();
-                var batch = tokenizer.EncodeBatch(texts);
-                sw.Stop();
-                seconds.Add(sw.Elapsed.TotalSeconds);
-                tokens = batch.Encodings.Sum(e => (long)e.InputIds.Count);
+                // Alternated, so that both modes see the same machine load.
+                single.Add(Timed(() =>
+                {
+                    long count = 0;
+                    foreach (string text in texts) count += tokenizer.Encode(text).Length;
+                    tokens = count;
+                }));
+                batch.Add(Timed(() => tokenizer.EncodeBatch(texts)));
             }
-            seconds.Sort();
-            double median = seconds[seconds.Count / 2];
-            Console.WriteLine($"{tokenizer.GetType().Name}: {n} sentences, {tokens} tokens per batch; median {median * 1000:F1} ms over {r} runs " +
-                              $"(min {seconds[0] * 1000:F1}, max {seconds[^1] * 1000:F1}) = {tokens / median:N0} tokens/s, {n / median:N0} sentences/s");
+
+            Console.WriteLine($"{tokenizer.GetType().Name} ({Path.GetFileName(parse.GetValue(model)!.FullName.TrimEnd(Path.DirectorySeparatorChar))}): " +
+                              $"{n} sentences of {words:F1} words on average, {tokens} tokens; medians of {r} alternated runs");
+            Report("one thread, Encode per sentence", single, n, tokens, cpuIsPerCore: true);
+            Report($"EncodeBatch on {Environment.ProcessorCount} cores", batch, n, tokens, cpuIsPerCore: false);
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>Wall time and CPU time of the whole process (all threads) for one call, in seconds.</summary>
+    private static (double Wall, double Cpu) Timed(Action action)
+    {
+        var process = Process.GetCurrentProcess();
+        TimeSpan cpu = process.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        action();
+        sw.Stop();
+        process.Refresh();
+        return (sw.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpu).TotalSeconds);
+    }
+
+    private static void Report(string mode, List<(double Wall, double Cpu)> runs, int sentences, long tokens, bool cpuIsPerCore)
+    {
+        double wall = runs.Select(x => x.Wall).Order().ElementAt(runs.Count / 2);
+        double cpu = runs.Select(x => x.Cpu).Order().ElementAt(runs.Count / 2);
+        Console.WriteLine($"  {mode}: {wall * 1000:F1} ms = {tokens / wall:N0} tokens/s, {sentences / wall:N0} sentences/s" +
+                          $"; CPU {cpu * 1000:F1} ms = {sentences / cpu:N0} sentences per CPU-second" +
+                          (cpuIsPerCore ? " (what one unshared core would do)" : " (summed over threads)"));
     }
 
     private static readonly string[] Words =

@@ -25,6 +25,16 @@ internal sealed record FinetuneArguments
     public string LabelColumn { get; init; } = "label";
     public IReadOnlyList<string>? Labels { get; init; }
     public bool Regression { get; init; }
+    public bool MultiLabel { get; init; }
+    public string LabelDelimiter { get; init; } = ",";
+    public double? LayerwiseLrDecay { get; init; }
+    public double? HeadLearningRate { get; init; }
+    public string? ClassWeights { get; init; }
+    public double LabelSmoothing { get; init; }
+    public int? LoraRank { get; init; }
+    public double? LoraAlpha { get; init; }
+    public double LoraDropout { get; init; }
+    public string? LoraTargets { get; init; }
     public IReadOnlyList<string> ChoiceColumns { get; init; } = [];
     public int TagColumn { get; init; } = -1;
     public int Epochs { get; init; } = 3;
@@ -78,6 +88,16 @@ internal static class FinetuneCommand
         var labelColumn = new Option<string>("--label-column") { Description = "Column of the label (multiple-choice: the 0-based index of the right choice).", DefaultValueFactory = _ => "label" };
         var labels = new Option<string?>("--labels") { Description = "Comma-separated label names in class order (default: the training file's labels, sorted; or the checkpoint's id2label)." };
         var regression = new Option<bool>("--regression") { Description = "Labels are numbers: one output, MSE loss, Pearson/Spearman metrics." };
+        var multiLabel = new Option<bool>("--multi-label") { Description = "Each example has any number of labels (a JSON list, or names joined by --label-delimiter): BCE loss, micro F1." };
+        var delimiter = new Option<string>("--label-delimiter") { Description = "What separates the labels of a --multi-label field that is not a JSON list.", DefaultValueFactory = _ => "," };
+        var layerDecay = new Option<double?>("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay in (0, 1], e.g. 0.8: each lower layer (and the embeddings) trains at that factor of the layer above." };
+        var headLr = new Option<double?>("--head-lr") { Description = "Peak learning rate of the task head (default: --lr)." };
+        var classWeights = new Option<string?>("--class-weights") { Description = "Comma-separated cross-entropy weights, one per label in class order." };
+        var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy loss, in [0, 1).", DefaultValueFactory = _ => 0 };
+        var loraRank = new Option<int?>("--lora-rank") { Description = "Train a LoRA adapter of this rank instead of every weight (PEFT format: adapter_config.json + adapter_model.safetensors, and the merged model)." };
+        var loraAlpha = new Option<double?>("--lora-alpha") { Description = "LoRA alpha (scaling alpha / rank; default 2 × rank)." };
+        var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the LoRA input.", DefaultValueFactory = _ => 0 };
+        var loraTargets = new Option<string?>("--lora-targets") { Description = "Comma-separated module names to adapt (default: query_proj, key_proj, value_proj, output.dense, intermediate.dense)." };
         var choices = new Option<string?>("--choice-columns") { Description = "Comma-separated columns of the choices (multiple-choice)." };
         var tagColumn = new Option<int>("--tag-column") { Description = "0-based column of the tag in CoNLL files (default: the last).", DefaultValueFactory = _ => -1 };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
@@ -109,7 +129,8 @@ internal static class FinetuneCommand
 
         var cmd = new Command("finetune", "Fine-tune a checkpoint on labelled data; writes the model (HF layout), metrics.json and training_curve.png.")
         {
-            model, task, train, eval, output, textColumn, pairColumn, labelColumn, labels, regression, choices, tagColumn,
+            model, task, train, eval, output, textColumn, pairColumn, labelColumn, labels, regression, multiLabel, delimiter, choices, tagColumn,
+            layerDecay, headLr, classWeights, smoothing, loraRank, loraAlpha, loraDropout, loraTargets,
             epochs, maxSteps, lr, batch, evalBatch, accumulation, maxLength, stride, warmup, schedule, weightDecay, clip, seed,
             evalSteps, logging, metric, patience, bucket, keep, resume, overwrite, json, device, threads,
         };
@@ -128,6 +149,16 @@ internal static class FinetuneCommand
                 LabelColumn = parse.GetValue(labelColumn)!,
                 Labels = List(parse.GetValue(labels)),
                 Regression = parse.GetValue(regression),
+                MultiLabel = parse.GetValue(multiLabel),
+                LabelDelimiter = parse.GetValue(delimiter)!,
+                LayerwiseLrDecay = parse.GetValue(layerDecay),
+                HeadLearningRate = parse.GetValue(headLr),
+                ClassWeights = parse.GetValue(classWeights),
+                LabelSmoothing = parse.GetValue(smoothing),
+                LoraRank = parse.GetValue(loraRank),
+                LoraAlpha = parse.GetValue(loraAlpha),
+                LoraDropout = parse.GetValue(loraDropout),
+                LoraTargets = parse.GetValue(loraTargets),
                 ChoiceColumns = List(parse.GetValue(choices)) ?? [],
                 TagColumn = parse.GetValue(tagColumn),
                 Epochs = parse.GetValue(epochs),
@@ -192,7 +223,7 @@ internal static class FinetuneCommand
         // Continuing to train a fine-tuned head keeps its label order (when the data's labels are among its labels)
         // unless --labels says otherwise; other labels get a new head.
         IReadOnlyList<string>? labels = a.Labels;
-        if (labels is null && AutoModel.HeadOf(config) == head && !HasDefaultLabels(config) && !a.Regression && LabelsIn(a) is { } used)
+        if (labels is null && AutoModel.HeadOf(config) == head && !HasDefaultLabels(config) && !a.Regression && !a.MultiLabel && LabelsIn(a) is { } used)
         {
             var known = config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList();
             if (used.All(known.Contains)) labels = known;
@@ -201,6 +232,21 @@ internal static class FinetuneCommand
 
         TrainingSeed.Set(a.Seed);                           // the new head's initialisation is part of the run
         using var model = FineTuningModel.FromPretrained(a.ModelDir, train, device);
+        if (a.LoraRank is { } rank)
+        {
+            Adapters.Lora.Apply(model, new Adapters.LoraOptions
+            {
+                Rank = rank,
+                Alpha = a.LoraAlpha ?? 2.0 * rank,
+                Dropout = a.LoraDropout,
+                TargetModules = a.LoraTargets?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                BaseModelNameOrPath = a.ModelDir,
+            });
+        }
+        else if (a.LoraAlpha is not null || a.LoraTargets is not null || a.LoraDropout != 0)
+        {
+            throw new DebertaConfigurationException("--lora-alpha, --lora-dropout and --lora-targets need --lora-rank.");
+        }
 
         var options = new TrainerOptions
         {
@@ -215,6 +261,11 @@ internal static class FinetuneCommand
             WarmupRatio = a.Warmup is >= 0 and < 1 ? a.Warmup : 0,
             WarmupSteps = a.Warmup >= 1 ? (long)a.Warmup : null,
             MaxGradNorm = a.MaxGradNorm,
+            LayerwiseLrDecay = a.LayerwiseLrDecay,
+            HeadLearningRate = a.HeadLearningRate,
+            ClassWeights = a.ClassWeights?.Split(',', StringSplitOptions.TrimEntries).Select(w =>
+                double.TryParse(w, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) ? x : throw new TrainingException($"--class-weights: '{w}' is not a number.")).ToList(),
+            LabelSmoothing = a.LabelSmoothing,
             Seed = a.Seed,
             EvalSteps = a.EvalSteps,
             LoggingSteps = a.LoggingSteps,
@@ -243,6 +294,11 @@ internal static class FinetuneCommand
             console.MarkupLine($"[bold]{Markup.Escape(model.ArchitectureName)}[/] from {Markup.Escape(a.ModelDir)}: " +
                                $"{train.Count} training items{(eval is null ? "" : $", {eval.ExampleCount} evaluation examples")}, {trainer.TotalSteps} steps" +
                                (resumeFrom is null ? "" : $", resuming from {Markup.Escape(resumeFrom)}"));
+            if (model.LoraOptions is { } lora)
+            {
+                var (trainable, total) = Adapters.Lora.ParameterCounts(model);
+                console.MarkupLine($"[grey]LoRA r={lora.Rank} alpha={lora.Alpha}: {trainable:N0} of {total:N0} parameters train[/]");
+            }
             if (model.LoadReport is { Missing.Count: > 0 } report)
                 console.MarkupLine($"[grey]newly initialised: {Markup.Escape(string.Join(", ", report.Missing))}[/]");
             if (model.LoadReport?.Ignored.Where(i => i.Reason.Contains("replaced by a new", StringComparison.Ordinal)).Select(i => i.Key).ToList() is { Count: > 0 } replaced)
@@ -270,6 +326,8 @@ internal static class FinetuneCommand
                 ["metrics_file"] = result.MetricsFile,
                 ["plot"] = plotError is null ? plot : null,
                 ["architecture"] = model.ArchitectureName,
+                ["trainable_parameters"] = Adapters.Lora.ParameterCounts(model).Trainable,
+                ["lora_adapter"] = model.LoraOptions is null ? null : Path.Combine(result.OutputDirectory, Adapters.Lora.ConfigFileName),
                 ["global_step"] = result.GlobalStep,
                 ["epoch"] = result.Epoch,
                 ["train_loss"] = Finite(result.TrainLoss),
@@ -355,6 +413,8 @@ internal static class FinetuneCommand
                     LabelColumn = a.LabelColumn,
                     Labels = labels,
                     Regression = a.Regression,
+                    MultiLabel = a.MultiLabel,
+                    LabelDelimiter = a.LabelDelimiter,
                     MaxLength = a.MaxLength ?? 128,
                 };
                 var train = TextClassificationDataset.Load(a.Train, tokenizer, options);

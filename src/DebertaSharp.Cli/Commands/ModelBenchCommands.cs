@@ -151,7 +151,8 @@ internal static class ModelBenchCommands
         var shape = new Option<string>("--shape") { Description = "BATCHxLENGTH.", DefaultValueFactory = _ => "8x128" };
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step; the median is reported.", DefaultValueFactory = _ => 5 };
         var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };
-        var cmd = new Command("train", "One training step (forward, backward, AdamW) of sequence classification: median time and peak resident memory; run it in a fresh process. Prints one JSON line.") { shape, steps, checkpointing };
+        var loraRank = new Option<int?>("--lora-rank") { Description = "Train a LoRA adapter of this rank (default targets, alpha 2 × rank) instead of every weight." };
+        var cmd = new Command("train", "One training step (forward, backward, AdamW) of sequence classification: median time and peak resident memory; run it in a fresh process. Prints one JSON line.") { shape, steps, checkpointing, loraRank };
         BenchSubject.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
@@ -159,7 +160,7 @@ internal static class ModelBenchCommands
             var (b, l) = BenchSubject.ParseShapes(parse.GetValue(shape)!).Single();
             int n = parse.GetValue(steps);
             if (n < 1) throw new DebertaSharpException($"--steps must be at least 1, got {n}.");
-            var result = TrainSteps(subject, b, l, n, parse.GetValue(checkpointing));
+            var result = TrainSteps(subject, b, l, n, parse.GetValue(checkpointing), parse.GetValue(loraRank));
             Console.WriteLine(result.ToJsonString());
             return 0;
         }));
@@ -167,7 +168,7 @@ internal static class ModelBenchCommands
     }
 
     /// <summary>Warm-up step, then <paramref name="steps"/> timed steps; dropout as the config says (training mode).</summary>
-    public static JsonObject TrainSteps(BenchSubject subject, long batch, long length, int steps, bool checkpointing)
+    public static JsonObject TrainSteps(BenchSubject subject, long batch, long length, int steps, bool checkpointing, int? loraRank = null)
     {
         manual_seed(1);
         using var model = subject.Folder is null
@@ -176,7 +177,9 @@ internal static class ModelBenchCommands
         if (subject.DTypeValue != ScalarType.Float32) model.to(subject.DTypeValue);
         model.train();
         model.AttentionOptions = subject.Options with { GradientCheckpointing = checkpointing };
-        using var optimizer = new DebertaSharp.Training.AdamW(model.named_parameters(), new DebertaSharp.Training.AdamWOptions { LearningRate = 1e-5 });
+        if (loraRank is { } rank) DebertaSharp.Adapters.Lora.Apply(model, new DebertaSharp.Adapters.LoraOptions { Rank = rank, Alpha = 2.0 * rank });
+        var (trainable, total) = DebertaSharp.Adapters.Lora.ParameterCounts(model);
+        using var optimizer = new DebertaSharp.Training.AdamW(model.named_parameters().Where(p => p.parameter.requires_grad), new DebertaSharp.Training.AdamWOptions { LearningRate = 1e-5 });
         var inputs = subject.Inputs(batch, length);
         var labels = randint(0, model.Config.NumLabels, [batch], dtype: ScalarType.Int64);
         inputs = inputs with { Labels = labels };
@@ -207,6 +210,9 @@ internal static class ModelBenchCommands
             ["shape"] = $"{batch}x{length}",
             ["optimizer"] = typeof(DebertaSharp.Training.AdamW).FullName,
             ["gradient_checkpointing"] = checkpointing,
+            ["lora_rank"] = loraRank,
+            ["trainable_parameters"] = trainable,
+            ["total_parameters"] = total,
             ["dtype"] = BenchSubject.DTypeName(subject.DTypeValue),
             ["step_ms"] = PairedTimings.Median(times),
             ["rss_before_first_step_mb"] = before / (1024.0 * 1024.0),

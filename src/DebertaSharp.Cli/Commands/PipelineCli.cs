@@ -65,8 +65,8 @@ internal static class PipelineCli
             }
         }
 
-        /// <summary>The argument texts followed by the lines of <c>--input</c>; at least one.</summary>
-        public List<string> Texts(ParseResult parse, Argument<string[]> arguments, string what)
+        /// <summary>The argument texts followed by the lines of <c>--input</c> (then <paramref name="more"/>, e.g. a command's <c>--jsonl</c>); at least one.</summary>
+        public List<string> Texts(ParseResult parse, Argument<string[]> arguments, string what, IEnumerable<string>? more = null)
         {
             var texts = new List<string>(parse.GetValue(arguments) ?? []);
             if (parse.GetValue(Input) is { } path)
@@ -81,8 +81,50 @@ internal static class PipelineCli
                 }
             }
 
+            texts.AddRange(more ?? []);
             return texts.Count > 0 ? texts : throw new UsageException($"Nothing to do: give {what} as arguments or --input FILE.");
         }
+    }
+
+    /// <summary>
+    /// The <c>"text"</c> of each line of a JSON Lines file (<c>--jsonl</c>; blank lines skipped); a line that is not an
+    /// object with a string <c>"text"</c> is a usage error naming the file and line.
+    /// </summary>
+    public static List<string> JsonlTexts(string path)
+    {
+        var texts = new List<string>();
+        int number = 0;
+        try
+        {
+            foreach (string line in File.ReadLines(path))
+            {
+                number++;
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+
+                JsonNode? node;
+                try
+                {
+                    node = JsonNode.Parse(line);
+                }
+                catch (JsonException ex)
+                {
+                    throw new UsageException($"'{path}' line {number}: not valid JSON ({ex.Message}).");
+                }
+
+                texts.Add(node is JsonObject o && o["text"] is JsonValue v && v.TryGetValue(out string? text)
+                    ? text
+                    : throw new UsageException($"'{path}' line {number}: expected an object with a string \"text\"."));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"Cannot read --jsonl file '{path}': {ex.Message}");
+        }
+
+        return texts;
     }
 
     /// <summary>Runs a command body; library and usage errors print <c>deberta NAME: message</c> on the error writer and exit with 2.</summary>

@@ -8,7 +8,7 @@ namespace DebertaSharp.Modeling;
 /// <summary>Residual output of a sub-layer: dense, dropout, LayerNorm(x + residual). HF keys: <c>*.output.*</c>.</summary>
 public sealed class DebertaResidualOutput : nn.Module
 {
-    private readonly Linear dense;
+    private readonly nn.Module<Tensor, Tensor> dense;          // a module, so an adapter (LoRA) can stand in for the Linear
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
 
@@ -61,7 +61,7 @@ public sealed class DebertaAttention : nn.Module
 /// <summary>Feed-forward expansion: dense(hidden → intermediate) + activation. HF keys: <c>intermediate.dense.*</c>.</summary>
 public sealed class DebertaIntermediate : nn.Module
 {
-    private readonly Linear dense;
+    private readonly nn.Module<Tensor, Tensor> dense;          // a module, so an adapter (LoRA) can stand in for the Linear
     private readonly string _activation;
 
     /// <summary>Builds the expansion.</summary>

@@ -49,6 +49,9 @@ public abstract class DebertaPreTrainedModel : nn.Module
     /// <summary>The head this model carries.</summary>
     public abstract HeadKind Head { get; }
 
+    /// <summary>The LoRA adapter applied to this model (<see cref="Adapters.Lora.Apply"/>), with its resolved modules; <c>null</c> when none.</summary>
+    public Adapters.LoraOptions? LoraOptions { get; internal set; }
+
     /// <summary>The report of the last <see cref="LoadWeights"/> / <c>FromPretrained</c>, if any.</summary>
     public LoadReport? LoadReport { get; internal set; }
 

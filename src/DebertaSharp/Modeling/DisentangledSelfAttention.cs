@@ -27,10 +27,10 @@ public sealed class DisentangledSelfAttention : nn.Module
     private readonly Linear? pos_q_proj;
     private readonly Linear? head_logits_proj;
     private readonly Linear? head_weights_proj;
-    // v2 / v3
-    private readonly Linear? query_proj;
-    private readonly Linear? key_proj;
-    private readonly Linear? value_proj;
+    // v2 / v3 (typed as modules so that an adapter such as LoRA can stand in for the Linear under the same name)
+    private readonly nn.Module<Tensor, Tensor>? query_proj;
+    private readonly nn.Module<Tensor, Tensor>? key_proj;
+    private readonly nn.Module<Tensor, Tensor>? value_proj;
     private readonly Linear? pos_key_proj;
     private readonly Linear? pos_query_proj;
     private readonly Dropout pos_dropout;

@@ -24,18 +24,18 @@ public abstract class Pipeline : IDisposable
     /// <summary>Checks that <paramref name="model"/> has the head <paramref name="head"/> and that the tokenizer's ids fit its vocabulary.</summary>
     /// <param name="model">The model.</param>
     /// <param name="tokenizer">The tokenizer of the model's checkpoint.</param>
-    /// <param name="head">The head this task needs.</param>
+    /// <param name="head">The head this task needs; <c>null</c> when any head will do (the task reads the encoder only).</param>
     /// <param name="task">The task's name, for error messages.</param>
     /// <param name="ownsModel">Whether <see cref="Dispose()"/> disposes the model.</param>
     /// <exception cref="DebertaConfigurationException">The model has another head, or the tokenizer has more ids than the model's vocabulary.</exception>
-    private protected Pipeline(DebertaPreTrainedModel model, DebertaTokenizerBase tokenizer, HeadKind head, string task, bool ownsModel)
+    private protected Pipeline(DebertaPreTrainedModel model, DebertaTokenizerBase tokenizer, HeadKind? head, string task, bool ownsModel)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (model.Head != head)
+        if (head is HeadKind needed && model.Head != needed)
         {
             throw new DebertaConfigurationException(
-                $"The {task} pipeline needs a model with the {head} head (…{HeadSuffix(head)}), but this model is {model.ArchitectureName}.");
+                $"The {task} pipeline needs a model with the {needed} head (…{HeadSuffix(needed)}), but this model is {model.ArchitectureName}.");
         }
 
         if (tokenizer.VocabularySize > model.Config.VocabSize)
@@ -122,11 +122,11 @@ public abstract class Pipeline : IDisposable
         }
     }
 
-    /// <summary>Loads the model (head from <c>config.json</c>'s <c>architectures</c>) and the tokenizer of a checkpoint folder.</summary>
-    private protected static (DebertaPreTrainedModel Model, DebertaTokenizerBase Tokenizer) Load(string folder, Device? device, ScalarType? dtype)
+    /// <summary>Loads the model (with <paramref name="head"/>, else the head of <c>config.json</c>'s <c>architectures</c>) and the tokenizer of a checkpoint folder.</summary>
+    private protected static (DebertaPreTrainedModel Model, DebertaTokenizerBase Tokenizer) Load(string folder, Device? device, ScalarType? dtype, HeadKind? head = null)
     {
         DebertaTokenizerBase tokenizer = AutoTokenizer.FromPretrained(folder);
-        return (AutoModel.FromPretrained(folder, head: null, device, dtype), tokenizer);
+        return (AutoModel.FromPretrained(folder, head, device, dtype), tokenizer);
     }
 
     /// <summary>

@@ -177,7 +177,8 @@ public sealed class ZeroShotClassificationPipeline : Pipeline
         return Probabilities.Softmax(entail);
     }
 
-    private static int? Find(IReadOnlyDictionary<string, int> label2id, string prefix)
+    /// <summary>The lowest class id whose <c>label2id</c> name starts with <paramref name="prefix"/> (case-insensitive); <c>null</c> when none does.</summary>
+    internal static int? Find(IReadOnlyDictionary<string, int> label2id, string prefix)
     {
         foreach (var (label, id) in label2id.OrderBy(kv => kv.Value))
         {

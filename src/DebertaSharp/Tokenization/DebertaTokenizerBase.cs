@@ -7,6 +7,9 @@ namespace DebertaSharp.Tokenization;
 /// <remarks>Instances are immutable after construction and safe to use from several threads.</remarks>
 public abstract class DebertaTokenizerBase
 {
+    /// <summary>Batches of at least this many texts are encoded in parallel.</summary>
+    private const int ParallelBatchSize = 64;
+
     private readonly AddedTokenSplitter _splitter;
     private readonly Dictionary<string, AddedToken> _addedByContent;
     private readonly Dictionary<int, AddedToken> _addedById;
@@ -143,7 +146,10 @@ public abstract class DebertaTokenizerBase
     /// <exception cref="TokenizerException">A text is null, or the options are invalid.</exception>
     public BatchEncoding EncodeBatch(IReadOnlyList<string> texts, EncodeOptions? options = null) => EncodeBatch(texts, null, options);
 
-    /// <summary>Encodes several texts or text pairs; <see cref="PaddingStrategy.Longest"/> pads across the batch.</summary>
+    /// <summary>
+    /// Encodes several texts or text pairs; <see cref="PaddingStrategy.Longest"/> pads across the batch. Batches of 64
+    /// texts or more are encoded on all cores (the result is the same as one by one).
+    /// </summary>
     /// <param name="texts">The first texts.</param>
     /// <param name="textPairs">The second texts (same count; an entry may be null for a single text), or <c>null</c>.</param>
     /// <param name="options">Truncation, padding and special-token options; <c>null</c> for the defaults.</param>
@@ -163,9 +169,32 @@ public abstract class DebertaTokenizerBase
         options ??= EncodeOptions.Default;
         int? maxLength = CheckOptions(options);
         var encodings = new TokenEncoding[texts.Count];
-        for (int i = 0; i < texts.Count; i++)
+        if (texts.Count < ParallelBatchSize || Environment.ProcessorCount == 1)
         {
-            encodings[i] = EncodeUnpadded(texts[i], textPairs?[i], options, maxLength, $"texts[{i}]", $"textPairs[{i}]");
+            for (int i = 0; i < texts.Count; i++)
+            {
+                encodings[i] = EncodeUnpadded(texts[i], textPairs?[i], options, maxLength, $"texts[{i}]", $"textPairs[{i}]");
+            }
+        }
+        else
+        {
+            // Texts are independent and the tokenizer is immutable: encode on all cores, then report the first failure by index.
+            var failures = new Exception?[texts.Count];
+            Parallel.For(0, texts.Count, i =>
+            {
+                try
+                {
+                    encodings[i] = EncodeUnpadded(texts[i], textPairs?[i], options, maxLength, $"texts[{i}]", $"textPairs[{i}]");
+                }
+                catch (Exception ex) when (ex is TokenizerException)
+                {
+                    failures[i] = ex;
+                }
+            });
+            if (Array.Find(failures, f => f is not null) is Exception failure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
         }
 
         int? target = options.Padding switch
@@ -217,6 +246,17 @@ public abstract class DebertaTokenizerBase
     /// <param name="output">Receives the pieces.</param>
     private protected abstract void TokenizeText(string text, int start, int end, List<TokenPiece> output);
 
+    /// <summary>
+    /// Rewrites the whole input before added tokens are split out (HF's <c>do_lower_case</c> step of <c>tokenize</c>).
+    /// <paramref name="origin"/> maps each UTF-16 unit of the result to the input unit it came from, or is <c>null</c>
+    /// when positions are unchanged.
+    /// </summary>
+    private protected virtual string PrepareText(string text, out int[]? origin)
+    {
+        origin = null;
+        return text;
+    }
+
     /// <summary>Joins token strings into text (HF <c>convert_tokens_to_string</c>).</summary>
     private protected abstract string ConvertTokensToString(IReadOnlyList<string> tokens);
 
@@ -234,18 +274,20 @@ public abstract class DebertaTokenizerBase
         }
 
         text = TextUtilities.ReplaceLoneSurrogates(text);
-        var pieces = new List<TokenPiece>();
+        var pieces = new List<TokenPiece>(Math.Min((text.Length / 4) + 4, 1024)); // about one piece per 4 chars of text
         TokenizeSequence(text, pieces);
         return pieces;
     }
 
     /// <summary>
-    /// Turns one (sanitized) text into pieces with spans into it. The slow tokenizers split on added tokens HF's
-    /// slow way and tokenize the text between them; the tokenizer.json one runs its own pipeline.
+    /// Turns one (sanitized) text into pieces with spans into it. The slow tokenizers prepare the text
+    /// (<see cref="PrepareText"/>), split on added tokens HF's slow way and tokenize the text between them; the
+    /// tokenizer.json one runs its own pipeline.
     /// </summary>
     private protected virtual void TokenizeSequence(string text, List<TokenPiece> pieces)
     {
-        foreach (TextSegment segment in _splitter.Split(text))
+        string work = PrepareText(text, out int[]? origin);
+        foreach (TextSegment segment in _splitter.Split(work))
         {
             if (segment.Token is AddedToken token)
             {
@@ -253,7 +295,19 @@ public abstract class DebertaTokenizerBase
             }
             else
             {
-                TokenizeText(text, segment.Start, segment.End, pieces);
+                TokenizeText(work, segment.Start, segment.End, pieces);
+            }
+        }
+
+        if (origin is not null)
+        {
+            // Spans of the prepared text → spans of the input: a start is the unit it came from, an end follows the unit before it.
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                TokenPiece p = pieces[i];
+                int pieceStart = p.Start < origin.Length ? origin[p.Start] : text.Length;
+                int pieceEnd = p.End == 0 ? 0 : origin[p.End - 1] + 1;
+                pieces[i] = p with { Start = pieceStart, End = Math.Max(pieceStart, pieceEnd) };
             }
         }
     }

@@ -1,22 +1,22 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.ML.Tokenizers;
 using PieceType = DebertaSharp.Tokenization.SentencePieceModelProto.PieceType;
 
 namespace DebertaSharp.Tokenization;
 
 /// <summary>
-/// The DeBERTa-v2 / v3 / mDeBERTa tokenizer: a SentencePiece unigram model (<c>spm.model</c>) with the same ids,
-/// pieces and decoding as HuggingFace's <c>DebertaV2Tokenizer</c> (transformers 4.44), plus character offsets
-/// into the original text.
+/// The DeBERTa-v2 / v3 / mDeBERTa tokenizer: a SentencePiece model (<c>spm.model</c>, unigram or BPE, with or
+/// without byte fallback) with the same ids, pieces and decoding as HuggingFace's <c>DebertaV2Tokenizer</c>
+/// (transformers 4.44 on python sentencepiece 0.1.97), plus character offsets into the original text.
 /// </summary>
 /// <remarks>
-/// The unigram search is Microsoft.ML.Tokenizers' <see cref="SentencePieceTokenizer"/>. Around it this class adds what
-/// that library lacks for DeBERTa: HF's splitting on added/special tokens (<c>[MASK]</c> outside the spm vocabulary),
-/// sentencepiece's merging of a run of unknown characters into one <c>[UNK]</c>, normalization with an alignment
-/// back to the original string (so offsets are spans of the input, not of the normalized text),
-/// <c>do_lower_case</c> and <c>split_by_punct</c>.
+/// The segmentation is this library's own re-implementation of sentencepiece's encoders (the unigram Viterbi of
+/// <c>EncodeOptimized</c> with its float arithmetic and tie-breaking, the BPE merge loop), its normalizer with an
+/// alignment back to the original string (so offsets are spans of the input, not of the normalized text), merging
+/// of a run of unknown characters into one piece, and byte fallback. Around it: HF's splitting on added/special
+/// tokens (<c>[MASK]</c> outside the spm vocabulary), <c>do_lower_case</c> with Python's per-character
+/// <c>str.lower()</c>, and <c>split_by_punct</c>.
 /// </remarks>
 public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
 {
@@ -26,8 +26,12 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
     private const char SpaceSymbol = '\u2581';
     private const string UnknownSurface = " \u2047 ";
 
-    private readonly SentencePieceTokenizer _spm;
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
+    private readonly SentencePieceEncoder _encoder;
     private readonly SentencePieceAligningNormalizer _normalizer;
+    private readonly PythonLowerCase? _lowerCase;
     private readonly List<(string Piece, float Score, PieceType Type)> _pieces;
     private readonly Dictionary<string, int> _pieceToId;
     private readonly int _spmUnkId;
@@ -35,7 +39,7 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
     private DebertaV2Tokenizer(State state)
         : base(state.Tokens, state.Config, "[PAD]")
     {
-        _spm = state.Spm;
+        _encoder = state.Encoder;
         _normalizer = state.Normalizer;
         _pieces = state.Model.Pieces;
         _pieceToId = state.PieceToId;
@@ -43,6 +47,17 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
         DoLowerCase = state.Config.DoLowerCase;
         SplitByPunct = state.Config.SplitByPunct;
         VocabularySize = _pieces.Count + state.Tokens.TokensBeyondVocabulary;
+        if (DoLowerCase)
+        {
+            // HF's regex alternation: all_special_tokens (roles in order, then additional ones), then normalized non-special added tokens.
+            IEnumerable<string> specials = TokenizerConfig.SpecialRoles
+                .Where(state.Tokens.ByRole.ContainsKey)
+                .Select(r => state.Tokens.ByRole[r].Content)
+                .Concat(state.Tokens.ByRole.Where(kv => kv.Key.StartsWith("additional_special_tokens[", StringComparison.Ordinal))
+                    .OrderBy(kv => int.Parse(kv.Key.AsSpan(26, kv.Key.Length - 27), CultureInfo.InvariantCulture))
+                    .Select(kv => kv.Value.Content));
+            _lowerCase = new PythonLowerCase(specials.Concat(state.Tokens.AddedTokens.Where(t => !t.Special && t.Normalized).Select(t => t.Content)));
+        }
     }
 
     /// <summary>Lower-cases text before tokenization (<c>do_lower_case</c>).</summary>
@@ -84,25 +99,16 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
         }
 
         SentencePieceModelProto model = ParseModel(bytes, path);
+        SentencePieceModelValidator.Validate(model, path);
+        var encoder = SentencePieceEncoder.Create(model);
         SentencePieceAligningNormalizer normalizer;
         try
         {
-            normalizer = new SentencePieceAligningNormalizer(model);
+            normalizer = new SentencePieceAligningNormalizer(model, encoder.UserDefined);
         }
         catch (FormatException ex)
         {
             throw new TokenizerException($"'{path}' is not a valid SentencePiece model: {ex.Message}.", ex);
-        }
-
-        SentencePieceTokenizer spm;
-        try
-        {
-            using var stream = new MemoryStream(bytes, writable: false);
-            spm = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new TokenizerException($"'{path}' could not be loaded by Microsoft.ML.Tokenizers: {ex.Message}", ex);
         }
 
         var pieceToId = new Dictionary<string, int>(model.Pieces.Count, StringComparer.Ordinal);
@@ -111,7 +117,7 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
             pieceToId.TryAdd(model.Pieces[i].Piece, i);
         }
 
-        int spmUnkId = model.Pieces.FindIndex(p => p.Type == PieceType.Unknown);
+        int spmUnkId = encoder.UnkId;
         TokenizerConfig config = TokenizerConfig.Load(directory);
         var defaults = new Dictionary<string, AddedToken>(StringComparer.Ordinal)
         {
@@ -126,98 +132,89 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
         ResolvedTokens tokens = SpecialTokenResolver.Resolve(
             config, defaults, p => pieceToId.TryGetValue(p, out int id) ? id : null, model.Pieces.Count, $"'{directory}'");
 
-        return new DebertaV2Tokenizer(new State(model, spm, normalizer, pieceToId, spmUnkId, config, tokens));
+        return new DebertaV2Tokenizer(new State(model, encoder, normalizer, pieceToId, spmUnkId, config, tokens));
     }
 
     private static SentencePieceModelProto ParseModel(byte[] bytes, string path)
     {
-        SentencePieceModelProto model;
         try
         {
-            model = SentencePieceModelProto.Parse(bytes);
+            return SentencePieceModelProto.Parse(bytes);
         }
         catch (FormatException ex)
         {
             throw new TokenizerException($"'{path}' is not a valid SentencePiece model: {ex.Message}.", ex);
         }
+    }
 
-        if (model.Pieces.Count == 0)
+    /// <inheritdoc/>
+    private protected override string PrepareText(string text, out int[]? origin)
+    {
+        if (_lowerCase is null)
         {
-            throw new TokenizerException($"'{path}' is not a valid SentencePiece model: it has no pieces.");
+            origin = null;
+            return text;
         }
 
-        if (model.Pieces.Count(p => p.Type == PieceType.Unknown) != 1)
-        {
-            throw new TokenizerException($"'{path}' is not a valid SentencePiece model: it must have exactly one unknown piece.");
-        }
-
-        if (model.ModelType != 1)
-        {
-            throw new TokenizerException(
-                $"'{path}' is a SentencePiece model of type {model.ModelType.ToString(CultureInfo.InvariantCulture)}; DeBERTa uses unigram models (type 1).");
-        }
-
-        return model;
+        return _lowerCase.Apply(text, out origin);
     }
 
     /// <inheritdoc/>
     private protected override void TokenizeText(string text, int start, int end, List<TokenPiece> output)
     {
-        string work = text;
-        int origin = 0;
-        if (DoLowerCase)
-        {
-            // Char-wise invariant lower-casing keeps the length, so offsets stay aligned (Python's lower() differs for a few letters such as 'İ').
-            work = string.Create(end - start, (text, start), static (span, state) =>
-                state.text.AsSpan(state.start, span.Length).ToLowerInvariant(span));
-            origin = start;
-            end -= start;
-            start = 0;
-        }
-
         if (!SplitByPunct)
         {
-            EncodeSentence(work, start, end, origin, output);
+            EncodeSentence(text, start, end, output);
             return;
         }
 
         int wordStart = start;
         for (int i = start; i < end;)
         {
-            Rune.DecodeFromUtf16(work.AsSpan(i, end - i), out Rune rune, out int length);
+            Rune.DecodeFromUtf16(text.AsSpan(i, end - i), out Rune rune, out int length);
             if (IsPunctuation(rune))
             {
-                EncodeSentence(work, wordStart, i, origin, output);
-                EncodeSentence(work, i, i + length, origin, output);
+                EncodeSentence(text, wordStart, i, output);
+                EncodeSentence(text, i, i + length, output);
                 wordStart = i + length;
             }
 
             i += length;
         }
 
-        EncodeSentence(work, wordStart, end, origin, output);
+        EncodeSentence(text, wordStart, end, output);
     }
 
     /// <summary>
     /// What python sentencepiece's <c>encode(text, out_type=str)</c> does for <c>text[start..end]</c>, with spans:
-    /// normalize with an alignment, run ML.Tokenizers' unigram search on the normalized text, merge unknown runs,
-    /// and map every piece back through normalized byte → original byte → original char.
+    /// normalize with an alignment, segment the normalized UTF-8, then (sentencepiece's
+    /// <c>PopulateSentencePieceText</c>) merge runs of unknown pieces or split them into byte pieces, and map every
+    /// piece back through normalized byte → original byte → original char.
     /// </summary>
-    private void EncodeSentence(string text, int start, int end, int origin, List<TokenPiece> output)
+    private void EncodeSentence(string text, int start, int end, List<TokenPiece> output)
     {
         if (end <= start)
         {
             return;
         }
 
+        Scratch scratch = t_scratch ??= new Scratch();
         ReadOnlySpan<char> span = text.AsSpan(start, end - start);
-        byte[] bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(span)];
-        System.Text.Encoding.UTF8.GetBytes(span, bytes);
+        int byteCount = Encoding.UTF8.GetByteCount(span);
+        byte[] bytes = scratch.Utf8(byteCount);
+        Encoding.UTF8.GetBytes(span, bytes);
 
-        // byteToChar[b] = index (in span) of the char holding byte b; byteToChar[^1] = span.Length.
-        int[] byteToChar = new int[bytes.Length + 1];
+        // byteToChar[b] = index (in span) of the char holding byte b; byteToChar[byteCount] = span.Length.
+        int[] byteToChar = scratch.ByteToChar(byteCount + 1);
         for (int c = 0, b = 0; c < span.Length;)
         {
+            char ch = span[c];
+            if (ch < 0x80)
+            {
+                byteToChar[b++] = c++;
+                continue;
+            }
+
             Rune.DecodeFromUtf16(span[c..], out Rune rune, out int units);
             for (int j = 0; j < rune.Utf8SequenceLength; j++)
             {
@@ -227,59 +224,79 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
             c += units;
         }
 
-        byteToChar[^1] = span.Length;
+        byteToChar[byteCount] = span.Length;
 
-        var normalizedBytes = new List<byte>(bytes.Length + 8);
-        var normToOrig = new List<int>(bytes.Length + 9);
-        _normalizer.Normalize(bytes, normalizedBytes, normToOrig);
+        List<byte> normalizedBytes = scratch.Normalized;
+        List<int> normToOrig = scratch.NormToOrig;
+        _normalizer.Normalize(bytes.AsSpan(0, byteCount), normalizedBytes, normToOrig);
         if (normalizedBytes.Count == 0)
         {
             return;
         }
 
-        string normalized = System.Text.Encoding.UTF8.GetString(CollectionsMarshal.AsSpan(normalizedBytes));
-        int[] charToNormByte = new int[normalized.Length + 1];
-        for (int c = 0, b = 0; c < normalized.Length;)
-        {
-            Rune.DecodeFromUtf16(normalized.AsSpan(c), out Rune rune, out int units);
-            for (int j = 0; j < units; j++)
-            {
-                charToNormByte[c + j] = b;
-            }
-
-            b += rune.Utf8SequenceLength;
-            c += units;
-        }
-
-        charToNormByte[^1] = normalizedBytes.Count;
-
-        IReadOnlyList<EncodedToken> tokens = _spm.EncodeToTokens(
-            normalized, out _, addBeginningOfSentence: false, addEndOfSentence: false,
-            considerPreTokenization: false, considerNormalization: false);
+        ReadOnlySpan<byte> normalized = CollectionsMarshal.AsSpan(normalizedBytes);
+        List<SentencePieceSegment> segments = scratch.Segments;
+        segments.Clear();
+        _encoder.Encode(normalized, segments);
 
         int first = output.Count;
-        foreach (EncodedToken token in tokens)
+        bool previousUnknown = false;
+        foreach (SentencePieceSegment segment in segments)
         {
-            int origStart = normToOrig[charToNormByte[token.Offset.Start.Value]];
-            int origEnd = normToOrig[charToNormByte[token.Offset.End.Value]];
-            int charStart = start + origin + byteToChar[origStart];
-            int charEnd = start + origin + byteToChar[origEnd];
-
-            // ML.Tokenizers emits one unknown piece per character; sentencepiece merges a run into one.
-            bool unknown = token.Id == _spmUnkId;
-            if (unknown && output.Count > first && output[^1].Id == _spmUnkId)
+            int origStart = normToOrig[segment.Start];
+            int origEnd = normToOrig[segment.End];
+            int charStart = start + byteToChar[origStart];
+            int charEnd = start + byteToChar[origEnd];
+            PieceType type = _encoder.TypeOf(segment.Id);
+            if (type == PieceType.Control)
             {
-                TokenPiece last = output[^1];
-                output[^1] = last with { Token = last.Token + token.Value, End = charEnd };
-                continue;
+                // Only a BPE model whose single-character control piece occurs in text gets here; sentencepiece then fails too.
+                throw new TokenizerException(
+                    $"The text holds the control piece '{_pieces[segment.Id].Piece}' of {ModelFileName} as a character; sentencepiece cannot encode it either.");
             }
 
-            output.Add(new TokenPiece(token.Id, token.Value, charStart, charEnd));
+            bool unknown = segment.Id == _spmUnkId;
+            if (unknown && _encoder.ByteFallback)
+            {
+                // One byte piece per UTF-8 byte of the unknown piece; only the last one covers the original characters.
+                for (int b = segment.Start; b < segment.End; b++)
+                {
+                    int id = _encoder.ByteId(normalized[b]);
+                    bool last = b == segment.End - 1;
+                    output.Add(new TokenPiece(id, _pieces[id].Piece, charStart, last ? charEnd : charStart));
+                }
+            }
+            else if (unknown && previousUnknown && output.Count > first)
+            {
+                // sentencepiece merges a run of unknown pieces into one.
+                TokenPiece last = output[^1];
+                output[^1] = last with { Token = last.Token + Encoding.UTF8.GetString(normalized[segment.Start..segment.End]), End = charEnd };
+            }
+            else
+            {
+                string piece = unknown ? Encoding.UTF8.GetString(normalized[segment.Start..segment.End]) : _pieces[segment.Id].Piece;
+                output.Add(new TokenPiece(segment.Id, piece, charStart, charEnd));
+            }
+
+            previousUnknown = unknown;
+        }
+
+        // HF maps each piece string back with spm.PieceToId: a merged unknown run is looked up as a whole.
+        for (int i = first; i < output.Count; i++)
+        {
+            if (output[i].Id == _spmUnkId && _pieceToId.TryGetValue(output[i].Token, out int id))
+            {
+                output[i] = output[i] with { Id = id };
+            }
         }
     }
 
-    /// <summary>BERT's <c>_is_punctuation</c>: ASCII symbols and every Unicode P* category.</summary>
-    private static bool IsPunctuation(Rune rune)
+    /// <summary>
+    /// BERT's <c>_is_punctuation</c>: ASCII symbols and every Unicode P* category — as Python 3.11's <c>unicodedata</c>
+    /// (Unicode 14, what the HF reference outputs come from) sees it: punctuation assigned in Unicode 15 or 16, which
+    /// .NET already knows, is an unassigned code point there.
+    /// </summary>
+    internal static bool IsPunctuation(Rune rune)
     {
         int cp = rune.Value;
         if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
@@ -287,10 +304,18 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
             return true;
         }
 
-        return Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
+        bool punctuation = Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
             or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
             or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
+        return punctuation && !PunctuationAfterUnicode14.Any(r => cp >= r.First && cp <= r.Last);
     }
+
+    /// <summary>Punctuation .NET knows that Unicode 14 had not assigned (checked for every code point by PythonUnicodeTests).</summary>
+    private static readonly (int First, int Last)[] PunctuationAfterUnicode14 =
+    [
+        (0x1B4E, 0x1B4F), (0x1B7F, 0x1B7F), (0x10D6E, 0x10D6E), (0x113D4, 0x113D5), (0x113D7, 0x113D8), (0x11B00, 0x11B09),
+        (0x11BE1, 0x11BE1), (0x11F43, 0x11F4F), (0x16D6D, 0x16D6F), (0x1E5FF, 0x1E5FF),
+    ];
 
     /// <summary>HF's <c>SPMTokenizer.decode</c>: special tokens verbatim (with a space before a run of them), the rest through sentencepiece.</summary>
     private protected override string ConvertTokensToString(IReadOnlyList<string> tokens)
@@ -322,14 +347,25 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
         return TextUtilities.PythonStrip(text.ToString());
     }
 
-    /// <summary>sentencepiece's <c>DecodePieces</c> (0.1.9x): control pieces vanish, the first piece loses its leading '▁', '▁' → ' '.</summary>
+    /// <summary>
+    /// sentencepiece's <c>DecodePieces</c> (0.1.9x): control pieces vanish, the first piece loses its leading '▁',
+    /// '▁' → ' ', a run of byte pieces becomes its UTF-8 text with one U+FFFD per byte that is not part of a valid character.
+    /// </summary>
     private string DecodePieces(List<string> pieces)
     {
         var text = new StringBuilder();
+        var bytes = new List<byte>();
         foreach (string piece in pieces)
         {
             int id = _pieceToId.TryGetValue(piece, out int known) ? known : _spmUnkId;
             PieceType type = _pieces[id].Type;
+            if (type == PieceType.Byte)
+            {
+                bytes.Add((byte)SentencePieceModelValidator.ByteOfPiece(piece));
+                continue;
+            }
+
+            AppendBytes(text, bytes);
             if (type == PieceType.Control)
             {
                 continue;
@@ -353,7 +389,29 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
             }
         }
 
+        AppendBytes(text, bytes);
         return text.ToString();
+    }
+
+    /// <summary>Decodes pending byte pieces: each valid UTF-8 character as itself, every other byte as U+FFFD (sentencepiece consumes one byte then).</summary>
+    private static void AppendBytes(StringBuilder text, List<byte> bytes)
+    {
+        ReadOnlySpan<byte> rest = CollectionsMarshal.AsSpan(bytes);
+        while (!rest.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(rest, out Rune rune, out int consumed) == System.Buffers.OperationStatus.Done)
+            {
+                text.Append(rune.ToString());
+                rest = rest[consumed..];
+            }
+            else
+            {
+                text.Append('\uFFFD');
+                rest = rest[1..];
+            }
+        }
+
+        bytes.Clear();
     }
 
     /// <inheritdoc/>
@@ -364,10 +422,27 @@ public sealed class DebertaV2Tokenizer : DebertaTokenizerBase
 
     private sealed record State(
         SentencePieceModelProto Model,
-        SentencePieceTokenizer Spm,
+        SentencePieceEncoder Encoder,
         SentencePieceAligningNormalizer Normalizer,
         Dictionary<string, int> PieceToId,
         int SpmUnkId,
         TokenizerConfig Config,
         ResolvedTokens Tokens);
+
+    /// <summary>Per-thread buffers of <see cref="EncodeSentence"/>, grown as needed and reused.</summary>
+    private sealed class Scratch
+    {
+        private byte[] _utf8 = new byte[256];
+        private int[] _byteToChar = new int[257];
+
+        public List<byte> Normalized { get; } = new(256);
+
+        public List<int> NormToOrig { get; } = new(257);
+
+        public List<SentencePieceSegment> Segments { get; } = new(64);
+
+        public byte[] Utf8(int length) => _utf8.Length >= length ? _utf8 : _utf8 = new byte[Math.Max(length, _utf8.Length * 2)];
+
+        public int[] ByteToChar(int length) => _byteToChar.Length >= length ? _byteToChar : _byteToChar = new int[Math.Max(length, _byteToChar.Length * 2)];
+    }
 }

@@ -13,27 +13,45 @@ internal sealed class SentencePieceAligningNormalizer
     private static readonly byte[] ReplacementChar = [0xEF, 0xBF, 0xBD]; // U+FFFD
 
     private readonly SentencePieceCharsMap? _charsMap;
-    private readonly byte[][]?[] _userDefinedByFirstByte = new byte[][]?[256];
+    private readonly SentencePieceTrie? _userDefined;
+
+    // Per ASCII byte: PlainBeforeAscii if it normalizes to itself when followed by an ASCII byte, PlainAtEnd when last.
+    private const byte PlainBeforeAscii = 1;
+    private const byte PlainAtEnd = 2;
+    private readonly byte[] _asciiPlain = new byte[128];
     private readonly bool _addDummyPrefix;
     private readonly bool _removeExtraWhitespaces;
     private readonly bool _escapeWhitespaces;
     private readonly bool _treatWhitespaceAsSuffix;
 
     /// <summary>Builds the normalizer of a model.</summary>
-    public SentencePieceAligningNormalizer(SentencePieceModelProto model)
+    /// <param name="model">The model.</param>
+    /// <param name="userDefined">Its user-defined pieces (<see cref="SentencePieceEncoder.UserDefined"/>), matched before normalization.</param>
+    public SentencePieceAligningNormalizer(SentencePieceModelProto model, SentencePieceTrie? userDefined)
     {
         _charsMap = SentencePieceCharsMap.Create(model.PrecompiledCharsMap);
-        foreach (IGrouping<byte, byte[]> group in model.Pieces
-            .Where(p => p.Type == SentencePieceModelProto.PieceType.UserDefined && p.Piece.Length > 0)
-            .Select(p => System.Text.Encoding.UTF8.GetBytes(p.Piece))
-            .GroupBy(b => b[0]))
-        {
-            _userDefinedByFirstByte[group.Key] = group.OrderByDescending(b => b.Length).ToArray();
-        }
+        _userDefined = userDefined;
         _addDummyPrefix = model.AddDummyPrefix;
         _removeExtraWhitespaces = model.RemoveExtraWhitespaces;
         _escapeWhitespaces = model.EscapeWhitespaces;
         _treatWhitespaceAsSuffix = model.TreatWhitespaceAsSuffix;
+        for (int b = 0; b < 128; b++)
+        {
+            // A user-defined piece longer than this byte could match; one equal to it leaves the byte as it is.
+            int user = userDefined?.Step(SentencePieceTrie.Root, (byte)b) ?? -1;
+            if (user >= 0 && userDefined!.HasChildren(user))
+            {
+                continue;
+            }
+
+            bool isRule = false, continues = false;
+            if (user < 0)
+            {
+                _charsMap?.Probe((byte)b, out isRule, out continues);
+            }
+
+            _asciiPlain[b] = isRule ? (byte)0 : (byte)(PlainAtEnd | (continues ? 0 : PlainBeforeAscii));
+        }
     }
 
     /// <summary>
@@ -150,13 +168,26 @@ internal sealed class SentencePieceAligningNormalizer
     /// <summary>The normalized form of the longest rule matching at the start of input, and how many input bytes it consumes.</summary>
     private int NormalizePrefix(ReadOnlySpan<byte> input, out ReadOnlySpan<byte> normalized)
     {
-        // User-defined pieces are matched before (and instead of) normalization, longest first.
-        foreach (byte[] piece in _userDefinedByFirstByte[input[0]] ?? [])
+        // Fast path: an ASCII byte that no rule or user-defined piece can start at this position.
+        byte first = input[0];
+        if (first < 0x80)
         {
-            if (input.StartsWith(piece))
+            byte need = input.Length == 1 ? PlainAtEnd : input[1] < 0x80 ? PlainBeforeAscii : (byte)0;
+            if ((_asciiPlain[first] & need) != 0)
             {
-                normalized = input[..piece.Length];
-                return piece.Length;
+                normalized = input[..1];
+                return 1;
+            }
+        }
+
+        // User-defined pieces are matched before (and instead of) normalization, longest first.
+        if (_userDefined is not null)
+        {
+            int matched = SentencePieceEncoder.PrefixMatch(_userDefined, input, out bool found);
+            if (found)
+            {
+                normalized = input[..matched];
+                return matched;
             }
         }
 

@@ -98,6 +98,91 @@ internal sealed class SentencePieceCharsMap
     }
 
     /// <summary>
+    /// What the trie holds after the single byte <paramref name="label"/>: whether that byte alone is a rule, and
+    /// whether a longer rule continues with an ASCII byte (used to find ASCII bytes that normalize to themselves).
+    /// </summary>
+    public void Probe(byte label, out bool isRule, out bool continuesWithAscii)
+    {
+        isRule = false;
+        continuesWithAscii = false;
+        uint node = Offset(_units[0]) ^ label;
+        if (node >= (uint)_units.Length || (_units[node] & 0x800000FFu) != label)
+        {
+            return;
+        }
+
+        uint unit = _units[node];
+        node ^= Offset(unit);
+        isRule = ((unit >> 8) & 1) != 0;
+        for (uint next = 1; next < 0x80; next++)
+        {
+            uint child = node ^ next;
+            if (child < (uint)_units.Length && (_units[child] & 0x800000FFu) == next)
+            {
+                continuesWithAscii = true;
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Walks the whole trie once and checks that every transition, leaf and replacement lies inside the blob and
+    /// that every replacement is NUL-terminated UTF-8, so that <see cref="LongestMatch"/> never reads out of bounds.
+    /// </summary>
+    /// <exception cref="FormatException">The trie or a replacement is damaged.</exception>
+    public void Validate()
+    {
+        var visited = new bool[_units.Length];
+        var stack = new Stack<uint>();
+        stack.Push(Offset(_units[0]));
+        while (stack.Count > 0)
+        {
+            uint node = stack.Pop();
+            for (uint label = 1; label < 256; label++)
+            {
+                uint child = node ^ label;
+                if (child >= (uint)_units.Length || (_units[child] & 0x800000FFu) != label)
+                {
+                    continue;
+                }
+
+                if (visited[child])
+                {
+                    continue; // darts-clone shares common suffixes (a DAG); a damaged cycle also ends here
+                }
+
+                visited[child] = true;
+                uint next = child ^ Offset(_units[child]);
+                if (((_units[child] >> 8) & 1) != 0)
+                {
+                    if (next >= (uint)_units.Length)
+                    {
+                        throw new FormatException($"precompiled_charsmap trie leaf of unit {child} points outside the trie");
+                    }
+
+                    CheckReplacement((int)(_units[next] & 0x7FFFFFFFu));
+                }
+
+                stack.Push(next);
+            }
+        }
+    }
+
+    private void CheckReplacement(int value)
+    {
+        int end = value < _replacements.Length ? Array.IndexOf(_replacements, (byte)0, value) : -1;
+        if (end < 0)
+        {
+            throw new FormatException($"precompiled_charsmap replacement at {value} is outside the {_replacements.Length}-byte table or not NUL-terminated");
+        }
+
+        if (System.Text.Unicode.Utf8.IsValid(_replacements.AsSpan(value, end - value)) is false)
+        {
+            throw new FormatException($"precompiled_charsmap replacement at {value} is not valid UTF-8");
+        }
+    }
+
+    /// <summary>
     /// The replacement of the SHORTEST rule matching a prefix of <paramref name="input"/>, or <c>null</c>: what HF
     /// tokenizers' <c>Precompiled</c> normalizer (spm_precompiled's <c>transform</c>) looks up for a whole grapheme or character.
     /// </summary>

@@ -4,8 +4,8 @@ using System.Text;
 namespace DebertaSharp.Tokenization;
 
 /// <summary>
-/// The parts of a SentencePiece <c>.model</c> file (a <c>sentencepiece.ModelProto</c> protobuf) that the tokenizer
-/// needs beyond what Microsoft.ML.Tokenizers exposes: piece types, the normalizer spec and its precompiled
+/// The parts of a SentencePiece <c>.model</c> file (a <c>sentencepiece.ModelProto</c> protobuf) that the encoder
+/// needs: pieces with scores and types, the model type and byte fallback, the normalizer spec and its precompiled
 /// chars map. Read with a minimal protobuf reader; unknown fields are skipped.
 /// </summary>
 internal sealed class SentencePieceModelProto

@@ -21,11 +21,22 @@ public sealed class AdamW : IDisposable
     private readonly Slot[] _slots;
     private bool _disposed;
 
-    private sealed record Slot(string Name, Parameter Parameter, bool Decay, Tensor ExpAvg, Tensor ExpAvgSq);
+    private sealed record Slot(string Name, Parameter Parameter, bool Decay, double Scale, Tensor ExpAvg, Tensor ExpAvgSq);
 
     /// <summary>Creates the optimizer over named parameters (e.g. <c>model.named_parameters()</c>).</summary>
     /// <exception cref="TrainingException">No parameters, a name given twice, the same parameter under two names, or bad options.</exception>
-    public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, AdamWOptions options)
+    public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, AdamWOptions options) : this(parameters, options, null) { }
+
+    /// <summary>
+    /// Creates the optimizer over named parameters, each with its own learning-rate factor (torch's parameter groups):
+    /// parameter <c>p</c> is updated with <see cref="LearningRate"/> × <paramref name="learningRateScale"/>(name of p),
+    /// weight decay included.
+    /// </summary>
+    /// <param name="parameters">The named parameters.</param>
+    /// <param name="options">The hyper-parameters.</param>
+    /// <param name="learningRateScale">The factor of each parameter by name (finite, ≥ 0); <c>null</c> gives every parameter 1.</param>
+    /// <exception cref="TrainingException">No parameters, a name given twice, the same parameter under two names, a bad factor, or bad options.</exception>
+    public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, AdamWOptions options, Func<string, double>? learningRateScale)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);
@@ -43,10 +54,13 @@ public sealed class AdamW : IDisposable
             if (handles.TryGetValue(parameter.Handle, out var other))
                 throw new TrainingException($"AdamW: '{name}' and '{other}' are the same parameter; give it once.");
             handles[parameter.Handle] = name;
+            double scale = learningRateScale?.Invoke(name) ?? 1.0;
+            if (!(scale >= 0) || double.IsInfinity(scale))
+                throw new TrainingException($"AdamW: the learning-rate factor of '{name}' must be a finite number ≥ 0, got {scale}.");
             // State is made outside any caller's dispose scope so that it lives as long as the optimizer.
             var m = zeros_like(parameter).DetachFromDisposeScope();
             var v = zeros_like(parameter).DetachFromDisposeScope();
-            slots.Add(new Slot(name, parameter, !options.NoDecay(name), m, v));
+            slots.Add(new Slot(name, parameter, !options.NoDecay(name), scale, m, v));
         }
         if (slots.Count == 0) throw new TrainingException("AdamW: no parameters to optimise.");
         _slots = [.. slots];
@@ -66,6 +80,20 @@ public sealed class AdamW : IDisposable
 
     /// <summary>Names of the parameters that get weight decay.</summary>
     public IReadOnlyList<string> DecayedParameterNames => _slots.Where(s => s.Decay).Select(s => s.Name).ToArray();
+
+    /// <summary>
+    /// The parameters grouped as torch's <c>param_groups</c> would hold them: one group per (learning-rate factor, weight
+    /// decay) pair, in order of first appearance; a group's learning rate is <see cref="LearningRate"/> × its factor.
+    /// </summary>
+    public IReadOnlyList<AdamWParameterGroup> ParameterGroups =>
+        _slots.GroupBy(s => (s.Scale, s.Decay))
+            .Select(g => new AdamWParameterGroup(g.Key.Scale, g.Key.Decay ? Options.WeightDecay : 0, g.Select(s => s.Name).ToArray()))
+            .ToArray();
+
+    /// <summary>The learning rate the next <see cref="Step"/> gives parameter <paramref name="name"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No such parameter in this optimizer.</exception>
+    public double LearningRateOf(string name) =>
+        LearningRate * (_slots.FirstOrDefault(s => s.Name == name) ?? throw new KeyNotFoundException($"AdamW has no parameter '{name}'.")).Scale;
 
     /// <summary>The parameters, in the order given (for gradient clipping).</summary>
     public IEnumerable<Parameter> Parameters => _slots.Select(s => s.Parameter);
@@ -87,11 +115,12 @@ public sealed class AdamW : IDisposable
                 var grad = slot.Parameter.grad;
                 if (grad is null) continue;
                 var p = slot.Parameter;
-                if (slot.Decay && wd != 0) p.mul_(1 - lr * wd);
+                double slotLr = lr * slot.Scale;
+                if (slot.Decay && wd != 0) p.mul_(1 - slotLr * wd);
                 slot.ExpAvg.mul_(b1).add_(grad, alpha: 1 - b1);
                 slot.ExpAvgSq.mul_(b2).addcmul_(grad, grad, value: 1 - b2);
                 var denominator = (slot.ExpAvgSq.sqrt() / biasCorrection2Sqrt).add_(eps);
-                p.addcdiv_(slot.ExpAvg, denominator, value: -stepSize);
+                p.addcdiv_(slot.ExpAvg, denominator, value: -stepSize * slot.Scale);
             }
         }
         StepCount = t;
@@ -172,3 +201,9 @@ public sealed class AdamW : IDisposable
         }
     }
 }
+
+/// <summary>One of <see cref="AdamW.ParameterGroups"/>: parameters sharing a learning-rate factor and weight decay.</summary>
+/// <param name="LearningRateScale">Factor on the optimizer's learning rate.</param>
+/// <param name="WeightDecay">The decoupled weight decay of the group (0 for the no-decay parameters).</param>
+/// <param name="Names">The parameters' names, in the order given to the optimizer.</param>
+public sealed record AdamWParameterGroup(double LearningRateScale, double WeightDecay, IReadOnlyList<string> Names);

@@ -20,7 +20,8 @@ namespace DebertaSharp.Training;
 /// and when cancelled. Resuming from one continues exactly: the same batches (data order is a function of seed and
 /// epoch), the same dropout masks, the same weights as an uninterrupted run.</para>
 /// <para>At the end the final (or best) model is saved to the output folder in HF layout with the tokenizer files, and
-/// <c>metrics.json</c> beside it. Progress goes to an <see cref="IProgress{T}"/>; the library writes nothing to the console.</para>
+/// <c>metrics.json</c> beside it (with a LoRA adapter on the model: the merged model plus PEFT's <c>adapter_config.json</c> and
+/// <c>adapter_model.safetensors</c>, which every checkpoint also holds). Progress goes to an <see cref="IProgress{T}"/>; the library writes nothing to the console.</para>
 /// </remarks>
 public sealed class Trainer
 {
@@ -53,6 +54,35 @@ public sealed class Trainer
         long warmup = options.WarmupSteps ?? LearningRateSchedule.WarmupFromRatio(options.WarmupRatio, TotalSteps);
         Schedule = new LearningRateSchedule(options.Schedule, warmup, TotalSteps);
         Schedule.Validate();
+        CheckLossOptions(model, options);
+    }
+
+    /// <summary>
+    /// The learning-rate factor of each parameter (<see cref="TrainerOptions.LayerwiseLrDecay"/>,
+    /// <see cref="TrainerOptions.HeadLearningRate"/>); <c>null</c> when every parameter trains at the scheduled rate.
+    /// </summary>
+    public Func<string, double>? LearningRateScales =>
+        Options.LayerwiseLrDecay is null && Options.HeadLearningRate is null
+            ? null
+            : LayerwiseLearningRates.Scales(_model.Config.NumHiddenLayers, Options.LayerwiseLrDecay,
+                Options.HeadLearningRate is { } head ? head / Options.Optimizer.LearningRate : 1.0);
+
+    /// <summary>Creates the optimizer the run uses over the model's trainable parameters (with <see cref="LearningRateScales"/>).</summary>
+    public AdamW CreateOptimizer() =>
+        new(_model.named_parameters().Where(p => p.parameter.requires_grad).ToList(), Options.Optimizer, LearningRateScales);
+
+    // Class weights and label smoothing replace the model's loss by a cross-entropy, so only heads with one are allowed.
+    private static void CheckLossOptions(DebertaPreTrainedModel model, TrainerOptions options)
+    {
+        if (options.ClassWeights is null && options.LabelSmoothing == 0) return;
+        bool singleLabel = model.Head == HeadKind.TokenClassification ||
+            (model.Head == HeadKind.SequenceClassification && model.Config.NumLabels > 1 &&
+             model.Config.ProblemType is null or "single_label_classification");
+        if (!singleLabel)
+            throw new TrainingException(
+                $"Class weights and label smoothing apply to a single-label cross-entropy (sequence or token classification); this {model.ArchitectureName} has problem_type '{model.Config.ProblemType ?? "none"}' with {model.Config.NumLabels} label(s).");
+        if (options.ClassWeights is { } w && w.Count != model.Config.NumLabels)
+            throw new TrainingException($"{w.Count} class weights given but the model has {model.Config.NumLabels} labels ({string.Join(", ", model.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value))}).");
     }
 
     /// <summary>The options.</summary>
@@ -87,8 +117,7 @@ public sealed class Trainer
         var device = _model.Device;
         string output = Path.GetFullPath(Options.OutputDirectory);
         Directory.CreateDirectory(output);
-        var trainable = _model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
-        using var optimizer = new AdamW(trainable, Options.Optimizer);
+        using var optimizer = CreateOptimizer();
 
         TrainingState state;
         if (resumeFrom is not null)
@@ -119,7 +148,8 @@ public sealed class Trainer
         Report(TrainingEvent.Started);
         bool earlyStopped = state.Extra.TryGetValue("early_stopped", out var es) && es?.GetValue<bool>() == true;
         long lastSaved = -1;
-        var parameters = trainable.Select(p => p.parameter).ToList();
+        var parameters = optimizer.Parameters.ToList();
+        using var classWeights = Options.ClassWeights is { } cw ? tensor(cw.Select(x => (float)x).ToArray(), ScalarType.Float32, device) : null;
         _model.train();
 
         while (state.GlobalStep < TotalSteps && !earlyStopped)
@@ -129,7 +159,7 @@ public sealed class Trainer
             var groups = batches.Chunk(Options.GradientAccumulationSteps).ToList();
             for (long g = state.StepInEpoch; g < groups.Count && state.GlobalStep < TotalSteps; g++)
             {
-                var (loss, gradNorm, lr) = TrainStep(groups[(int)g], optimizer, parameters, state, device);
+                var (loss, gradNorm, lr) = TrainStep(groups[(int)g], optimizer, parameters, classWeights, state, device);
                 state.GlobalStep++;
                 state.StepInEpoch = g + 1;
                 if (g + 1 == groups.Count)
@@ -204,14 +234,20 @@ public sealed class Trainer
     }
 
     // One optimizer step over a group of micro-batches; returns the mean loss, the gradient norm and the learning rate used.
-    private (double Loss, double? GradNorm, double LearningRate) TrainStep(int[][] group, AdamW optimizer, List<TorchSharp.Modules.Parameter> parameters, TrainingState state, Device device)
+    private (double Loss, double? GradNorm, double LearningRate) TrainStep(int[][] group, AdamW optimizer, List<TorchSharp.Modules.Parameter> parameters,
+        Tensor? classWeights, TrainingState state, Device device)
     {
         double lossSum = 0;
+        bool ownLoss = classWeights is not null || Options.LabelSmoothing > 0;
         foreach (var batch in group)
         {
             using var scope = NewDisposeScope();
-            using var output = _model.Forward(_train.Collate(batch, device));
-            var loss = output.Loss ?? throw new TrainingException($"The {_model.ArchitectureName} returned no loss: the batch has no labels.");
+            var inputs = _train.Collate(batch, device);
+            using var output = _model.Forward(inputs);
+            var loss = (ownLoss && inputs.Labels is { } labels && output.Logits is { } logits
+                    ? WeightedCrossEntropy.Loss(logits, labels, classWeights, Options.LabelSmoothing)
+                    : output.Loss)
+                ?? throw new TrainingException($"The {_model.ArchitectureName} returned no loss: the batch has no labels.");
             double value = loss.to(ScalarType.Float64).item<double>();
             if (!double.IsFinite(value))
                 throw new TrainingException($"The training loss became {value} at step {state.GlobalStep + 1} (epoch {state.Epoch + 1}); lower the learning rate or check the data.");
@@ -273,6 +309,7 @@ public sealed class Trainer
     {
         string folder = Path.Combine(output, TrainingCheckpoint.FolderName(state.GlobalStep));
         TrainingCheckpoint.Save(folder, _model, optimizer, state, Options.TokenizerFiles);
+        if (_model.LoraOptions is not null) Adapters.Lora.SaveAdapter(_model, folder);      // the adapter alone, as PEFT reads it
         // Keep the newest SaveTotalLimit checkpoints and the best one.
         var all = Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*")
             .Select(d => (Path: d, Step: long.TryParse(Path.GetFileName(d)[TrainingCheckpoint.FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
@@ -317,7 +354,16 @@ public sealed class Trainer
             }
             evalMetrics = state.LogHistory.LastOrDefault(e => e.Step == step && e.Values.ContainsKey(MetricForBest))?.Values;
         }
-        _model.SavePretrained(output);
+        if (_model.LoraOptions is not null)
+        {
+            // A LoRA run leaves the adapter as PEFT writes it and, beside it, the merged model as a plain HF checkpoint.
+            Adapters.Lora.SaveAdapter(_model, output);
+            Adapters.Lora.SaveMerged(_model, output);
+        }
+        else
+        {
+            _model.SavePretrained(output);
+        }
         foreach (var file in Options.TokenizerFiles)
         {
             // Copy beside the target, then rename: a reader never sees half a tokenizer file.
@@ -399,7 +445,18 @@ public sealed class Trainer
         state.Epoch + (StepsPerEpoch == 0 ? 0 : (double)state.StepInEpoch / StepsPerEpoch);
 
     // The settings that fix the sequence of batches and learning rates; a resume must use the same ones.
-    private Dictionary<string, JsonNode?> RunSettings() => new(StringComparer.Ordinal)
+    private Dictionary<string, JsonNode?> RunSettings()
+    {
+        var settings = BaseRunSettings();
+        // Recorded only when used, so checkpoints of runs without them still resume.
+        if (Options.LayerwiseLrDecay is { } decay) settings["layerwise_lr_decay"] = decay;
+        if (Options.HeadLearningRate is { } head) settings["head_learning_rate"] = head;
+        if (Options.ClassWeights is { } weights) settings["class_weights"] = new JsonArray([.. weights.Select(w => (JsonNode?)w)]);
+        if (Options.LabelSmoothing != 0) settings["label_smoothing"] = Options.LabelSmoothing;
+        return settings;
+    }
+
+    private Dictionary<string, JsonNode?> BaseRunSettings() => new(StringComparer.Ordinal)
     {
         ["task"] = _train.Head.ToString(),
         ["train_items"] = _train.Count,
@@ -425,11 +482,14 @@ public sealed class Trainer
         if (state.Extra.GetValueOrDefault("run") is not JsonObject saved)
             throw new CheckpointException($"'{folder}' was not written by the Trainer (its {TrainingState.FileName} has no run settings).");
         var differences = new List<string>();
-        foreach (var (key, now) in RunSettings())
+        var current = RunSettings();
+        foreach (var (key, now) in current)
         {
             var then = saved[key];
             if (!JsonNode.DeepEquals(then, now)) differences.Add($"{key} {then?.ToJsonString() ?? "missing"} then, {now?.ToJsonString()} now");
         }
+        foreach (var (key, then) in saved)
+            if (!current.ContainsKey(key)) differences.Add($"{key} {then?.ToJsonString()} then, not set now");
         if (differences.Count > 0)
             throw new TrainingException($"Cannot resume exactly from '{folder}': the run's settings differ ({string.Join("; ", differences)}). Use the same data and options, or start afresh.");
     }

@@ -36,6 +36,28 @@ public sealed record TrainerOptions
     /// <summary>Gradient-norm clipping threshold; 0 or less turns clipping off.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
 
+    /// <summary>
+    /// Layer-wise learning-rate decay in (0, 1], e.g. 0.8: the top encoder layer trains at the scheduled rate and each
+    /// lower layer at <c>decay</c> times the one above; the embeddings (and the encoder's shared relative-position table)
+    /// at <c>decay^layers</c> (<see cref="LayerwiseLearningRates.Depth"/>). <c>null</c> (default) gives every layer the same rate.
+    /// </summary>
+    public double? LayerwiseLrDecay { get; init; }
+
+    /// <summary>Peak learning rate of the task head (everything outside the encoder); <c>null</c> uses <see cref="AdamWOptions.LearningRate"/>.</summary>
+    public double? HeadLearningRate { get; init; }
+
+    /// <summary>
+    /// Per-class weights of the cross-entropy training loss (single-label sequence or token classification), one per
+    /// label in class order; <c>null</c> for none. The evaluation loss stays the model's own unweighted loss.
+    /// </summary>
+    public IReadOnlyList<double>? ClassWeights { get; init; }
+
+    /// <summary>
+    /// Label smoothing ε in [0, 1) of the cross-entropy training loss (torch's <c>label_smoothing</c>: the target is
+    /// (1 − ε)·one-hot + ε/classes); 0 (default) for none. The evaluation loss stays the model's own.
+    /// </summary>
+    public double LabelSmoothing { get; init; }
+
     /// <summary>Seeds dropout (torch) and the data order. Seed before building the model too (<see cref="TrainingSeed.Set"/>) for a reproducible initialisation.</summary>
     public int Seed { get; init; } = 42;
 
@@ -97,6 +119,12 @@ public sealed record TrainerOptions
         if (EarlyStoppingPatience is < 1) throw new TrainingException($"Early-stopping patience must be at least 1, got {EarlyStoppingPatience}.");
         if (SaveTotalLimit < 1) throw new TrainingException($"Save total limit must be at least 1, got {SaveTotalLimit}.");
         if (double.IsNaN(MaxGradNorm)) throw new TrainingException("Max gradient norm is NaN.");
+        if (LayerwiseLrDecay is { } d && !(d > 0 && d <= 1)) throw new TrainingException($"Layer-wise learning-rate decay must be in (0, 1], got {d}.");
+        if (HeadLearningRate is { } h && (!(h >= 0) || double.IsInfinity(h))) throw new TrainingException($"Head learning rate must be a finite number ≥ 0, got {h}.");
+        if (HeadLearningRate is not null && !(Optimizer.LearningRate > 0)) throw new TrainingException("A head learning rate needs a base learning rate > 0 (the head's is kept as a factor of it).");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new TrainingException($"Label smoothing must be in [0, 1), got {LabelSmoothing}.");
+        if (ClassWeights is { } w && (w.Count == 0 || w.Any(x => !(x >= 0) || double.IsInfinity(x))))
+            throw new TrainingException($"Class weights must be finite numbers ≥ 0, one per label; got [{string.Join(", ", w)}].");
         Optimizer.Validate();
         foreach (var f in TokenizerFiles)
             if (!File.Exists(f)) throw new TrainingException($"Tokenizer file '{f}' does not exist.");

@@ -37,6 +37,17 @@ public class BenchCommandTests
         JsonNode.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(l => l.StartsWith('{')))!.AsObject();
 
     [Fact]
+    public void TokenizerPrintsOneThreadAndAllCoreThroughput()
+    {
+        string albert = DebertaSharp.Tests.Tokenization.GoldenData.Folder(DebertaSharp.Tests.Tokenization.TokenizerRealGoldenTests.Albert);
+        var (code, output, error) = Run("bench", "tokenizer", "--model", albert, "--sentences", "100", "--repeats", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("DebertaV2Tokenizer (albert30k): 100 sentences", output);
+        Assert.Matches(@"one thread, Encode per sentence: [\d.]+ ms = [\d,]+ tokens/s, [\d,]+ sentences/s", output);
+        Assert.Matches(@"EncodeBatch on \d+ cores: [\d.]+ ms = [\d,]+ tokens/s", output);
+    }
+
+    [Fact]
     public void ModelPrintsForwardAndFloorPerShape()
     {
         var (code, output, error) = Run("bench", "model", "--model", Model, "--shapes", "1x8,2x5", "--pairs", "1", "--threads", "1");
@@ -59,6 +70,14 @@ public class BenchCommandTests
         var train = LastJson(output);
         Assert.True(train["gradient_checkpointing"]!.GetValue<bool>());
         Assert.Equal("DebertaSharp.Training.AdamW", train["optimizer"]!.GetValue<string>());
+        long all = train["trainable_parameters"]!.GetValue<long>();
+        Assert.Equal(train["total_parameters"]!.GetValue<long>(), all);
+
+        (code, output, error) = Run("bench", "train", "--model", Model, "--shape", "2x8", "--steps", "1", "--lora-rank", "2", "--threads", "1");
+        Assert.True(code == 0, error);
+        var lora = LastJson(output);
+        Assert.Equal(2, lora["lora_rank"]!.GetValue<int>());
+        Assert.InRange(lora["trainable_parameters"]!.GetValue<long>(), 1, all / 2);
 
         (code, output, error) = Run("bench", "load", "--model", Model, "--dtype", "bfloat16");
         Assert.True(code == 0, error);

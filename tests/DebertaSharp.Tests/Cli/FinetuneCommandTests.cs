@@ -189,6 +189,72 @@ public class FinetuneCommandTests
         Assert.Equal("regression", AutoModel.FromPretrained(Path.Combine(dir.Path, "reg")).Config.ProblemType);
     }
 
+    [Fact]
+    public void RecipeKnobsAndMultiLabelDataReachTheTrainer()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 8);
+        var (code, _, stderr) = Run(Args(dir, "text-classification", train) with
+        {
+            LayerwiseLrDecay = 0.75, HeadLearningRate = 5e-3, ClassWeights = "1, 2.5", LabelSmoothing = 0.1, EvalSteps = 3,
+        });
+        Assert.True(code == 0, stderr);
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "out", "checkpoint-3", "trainer_state.json")))!["extra"]!["run"]!;
+        Assert.Equal(0.75, run["layerwise_lr_decay"]!.GetValue<double>());
+        Assert.Equal(5e-3, run["head_learning_rate"]!.GetValue<double>());
+        Assert.Equal([1.0, 2.5], run["class_weights"]!.AsArray().Select(w => w!.GetValue<double>()));
+        Assert.Equal(0.1, run["label_smoothing"]!.GetValue<double>());
+
+        var (badCode, _, badErr) = Run(Args(dir, "text-classification", train) with { Output = Path.Combine(dir.Path, "bad"), ClassWeights = "1,heavy" });
+        Assert.Equal(CliErrors.UserError, badCode);
+        Assert.Contains("'heavy' is not a number", badErr);
+
+        string tags = Write(dir, "tags.csv", "text,tags\nfree of charge,free\n\"copy, free of charge\",copy;free\nwithout warranty,\nyou may copy,copy\n");
+        var (mlCode, mlOut, mlErr) = Run(Args(dir, "text-classification", tags, tags) with
+        {
+            Output = Path.Combine(dir.Path, "tags"), LabelColumn = "tags", MultiLabel = true, LabelDelimiter = ";",
+        });
+        Assert.True(mlCode == 0, mlErr);
+        Assert.NotNull(JsonNode.Parse(mlOut)!["eval"]!["eval_f1_micro"]);
+        using var model = AutoModel.FromPretrained(Path.Combine(dir.Path, "tags"));
+        Assert.Equal("multi_label_classification", model.Config.ProblemType);
+        Assert.Equal(["copy", "free"], model.Config.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value));
+    }
+
+    [Fact]
+    public void LoraRankTrainsAnAdapterThatPeftAndFromPretrainedRead()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 8);
+        var (code, stdout, stderr) = Run(Args(dir, "text-classification", train) with { LoraRank = 2, LoraTargets = "query_proj,value_proj" });
+        Assert.True(code == 0, stderr);
+        var summary = JsonNode.Parse(stdout)!;
+        string output = summary["output"]!.GetValue<string>();
+        var config = JsonNode.Parse(File.ReadAllText(summary["lora_adapter"]!.GetValue<string>()))!;
+        Assert.Equal(2, config["r"]!.GetValue<int>());
+        Assert.Equal(4.0, config["lora_alpha"]!.GetValue<double>());
+        Assert.Equal(["query_proj", "value_proj"], config["target_modules"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Equal(Path.Combine(dir.Path, "base"), config["base_model_name_or_path"]!.GetValue<string>());
+        // 2 layers × 2 targets × (A [2, 32] + B [32, 2]) + pooler (32·32 + 32) + classifier (32·2 + 2)
+        Assert.Equal(2 * 2 * (64 + 64) + 1056 + 66, summary["trainable_parameters"]!.GetValue<long>());
+
+        using var merged = AutoModel.FromPretrained(output);
+        Assert.Empty(merged.LoadReport!.Unexpected);
+        // The base checkpoint + the adapter (its LoRA weights and the trained pooler/classifier) = the merged model.
+        using var adapted = AutoModel.FromPretrained(Path.Combine(dir.Path, "base"), HeadKind.SequenceClassification);
+        DebertaSharp.Adapters.Lora.LoadAdapter(adapted, output);
+        var tokenizer = AutoTokenizer.FromPretrained(output);
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            var inputs = tokenizer.EncodeBatch(["permission is hereby granted"], new EncodeOptions()).ToInputs(CPU);
+            using var a = adapted.Forward(inputs);
+            using var m = merged.Forward(inputs);
+            Assert.True((a.Logits! - m.Logits!).abs().max().item<float>() <= 1e-5f);
+        }
+        Assert.Contains("--lora-rank", Run(Args(dir, "text-classification", train) with { Output = Path.Combine(dir.Path, "x"), LoraAlpha = 4 }).Err);
+    }
+
     [Theory]
     [InlineData("text-classification", "d.csv", "sentence,label\na,x\nb,y\n", null, "has no column 'text'")]
     [InlineData("text-classification", "d.csv", "text,label\na,x\nb,y\n", "text,label\na,x\nb,z\n", "e.csv:3: label 'z' is not in the label set [x, y]")]

@@ -10,11 +10,12 @@ namespace DebertaSharp.Tests.Cli;
 /// <summary>The task commands in-process: exit codes, JSON Lines that match the pipelines, tables, user errors → 2.</summary>
 public class PipelineCommandTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
+    internal static (int Code, string Output, string Error) Run(params string[] args)
     {
         var root = new RootCommand("test")
         {
             ClassifyCommand.Create(), ZeroShotCommand.Create(), NerCommand.Create(), QaCommand.Create(), FillMaskCommand.Create(),
+            EmbedCommand.Create(), RerankCommand.Create(),
         };
         var output = new StringWriter();
         var error = new StringWriter();
@@ -22,7 +23,7 @@ public class PipelineCommandTests
         return (code, output.ToString(), error.ToString());
     }
 
-    private static JsonElement[] JsonLines(string output) =>
+    internal static JsonElement[] JsonLines(string output) =>
         output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
 
     [Fact]
@@ -150,6 +151,13 @@ public class PipelineCommandTests
         { ["qa", "--model", "QA", "--context", "Some text.", "--max-seq-length", "6", "Who founded the foundation?"], "no room for the context" },
         { ["fill-mask", "--model", "MLM", "no mask here"], "[MASK]" },
         { ["fill-mask", "--model", "QA", "a [MASK]"], "MaskedLM" },
+        { ["embed", "--model", "SENTIMENT"], "Nothing to do" },
+        { ["embed", "--model", "SENTIMENT", "--pooling", "median", "x"], "--pooling 'median'" },
+        { ["embed", "--model", "SENTIMENT", "--jsonl", "/nonexistent/texts.jsonl"], "/nonexistent/texts.jsonl" },
+        { ["rerank", "--model", "REGRESSION", "doc"], "--query" },
+        { ["rerank", "--model", "REGRESSION", "--query", "q"], "Nothing to do" },
+        { ["rerank", "--model", "SENTIMENT", "--query", "q", "doc"], "entail" },
+        { ["rerank", "--model", "REGRESSION", "--query", "q", "--top-k", "0", "doc"], "--top-k" },
     };
 
     [Theory]
@@ -163,6 +171,7 @@ public class PipelineCommandTests
             "NLI" => TaskModels.Nli,
             "QA" => TaskModels.QuestionAnswering,
             "MLM" => TaskModels.GoldenMaskedLM,
+            "REGRESSION" => TaskModels.Regression,
             _ => a,
         }).ToArray();
         var (code, output, error) = Run(args);

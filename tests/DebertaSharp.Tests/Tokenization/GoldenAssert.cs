@@ -25,10 +25,15 @@ internal static class GoldenAssert
         Check("special_tokens_mask", c.SpecialTokensMask, e.SpecialTokensMask);
         Check("tokens", c.Tokens, e.Tokens);
         Check("sequence_ids", c.SequenceIds, e.SequenceIds);
-        var expectedOffsets = c.CodePointOffsets.Select((o, i) =>
-            c.SequenceIds[i] is int s ? GoldenData.ToUtf16(o, s == 0 ? c.Text : c.TextPair!) : o);
-        Check("offsets", expectedOffsets, e.Offsets.Select(o => (o.Start, o.End)));
-        if (!problems.Any(p => p.StartsWith("input_ids", StringComparison.Ordinal)))
+        if (c.CodePointOffsets is not null)
+        {
+            var expectedOffsets = c.CodePointOffsets.Select((o, i) =>
+                c.SequenceIds[i] is int s ? GoldenData.ToUtf16(o, s == 0 ? c.Text : c.TextPair!) : o);
+            Check("offsets", expectedOffsets, e.Offsets.Select(o => (o.Start, o.End)));
+        }
+
+        if (c.Decoded is not null && c.DecodedSkipSpecialTokens is not null
+            && !problems.Any(p => p.StartsWith("input_ids", StringComparison.Ordinal)))
         {
             string decoded = tokenizer.Decode(c.InputIds);
             if (decoded != c.Decoded)
@@ -65,23 +70,40 @@ internal static class GoldenAssert
 
     public static void BatchMatches(DebertaTokenizerBase tokenizer, GoldenBatchExample x)
     {
+        List<string> problems = BatchDifferences(tokenizer, x);
+        Assert.True(problems.Count == 0, x.Name + ":\n" + string.Join("\n", problems));
+    }
+
+    /// <summary>Every row of a batch example that differs, with its text(s) and both id lists.</summary>
+    public static List<string> BatchDifferences(DebertaTokenizerBase tokenizer, GoldenBatchExample x)
+    {
         TokenEncoding[] encodings = x.IsBatch
             ? tokenizer.EncodeBatch(x.Texts, x.TextPairs, x.Options).Encodings.ToArray()
             : [tokenizer.Encode(x.Texts[0], x.TextPairs?[0], x.Options)];
-        Assert.Equal(x.InputIds.Length, encodings.Length);
+        var problems = new List<string>();
+        if (encodings.Length != x.InputIds.Length)
+        {
+            problems.Add($"{encodings.Length} rows, expected {x.InputIds.Length}");
+            return problems;
+        }
+
         for (int i = 0; i < encodings.Length; i++)
         {
-            Assert.Equal(x.InputIds[i], encodings[i].InputIds);
-            if (x.TokenTypeIds is not null)
+            string text = Show(x.Texts[i]) + (x.TextPairs?[i] is string pair ? " + " + Show(pair) : "");
+            void Check(string field, int[]? expected, IReadOnlyList<int> actual)
             {
-                Assert.Equal(x.TokenTypeIds[i], encodings[i].TokenTypeIds);
+                if (expected is not null && !expected.SequenceEqual(actual))
+                {
+                    problems.Add($"row {i} {text}: {field} expected [{string.Join(", ", expected)}] got [{string.Join(", ", actual)}]");
+                }
             }
 
-            if (x.AttentionMask is not null)
-            {
-                Assert.Equal(x.AttentionMask[i], encodings[i].AttentionMask);
-            }
+            Check("input_ids", x.InputIds[i], encodings[i].InputIds);
+            Check("token_type_ids", x.TokenTypeIds?[i], encodings[i].TokenTypeIds);
+            Check("attention_mask", x.AttentionMask?[i], encodings[i].AttentionMask);
         }
+
+        return problems;
     }
 
     private static string Show(string s) => System.Text.Json.JsonSerializer.Serialize(s);

@@ -3,7 +3,7 @@ using DebertaSharp.Tokenization;
 
 namespace DebertaSharp.Tests.Tokenization;
 
-/// <summary>One <c>cases[i]</c> entry of a golden <c>expected.json</c> (HF 4.44 slow tokenizer outputs).</summary>
+/// <summary>One <c>cases[i]</c> entry of a golden <c>expected.json</c> (HF 4.44 slow tokenizer outputs); offsets and decodings are absent in tokenizer-real.</summary>
 internal sealed record GoldenCase(
     string Name,
     string Text,
@@ -13,10 +13,10 @@ internal sealed record GoldenCase(
     int[] AttentionMask,
     int[] SpecialTokensMask,
     string[] Tokens,
-    (int Start, int End)[] CodePointOffsets,
+    (int Start, int End)[]? CodePointOffsets,
     int?[] SequenceIds,
-    string Decoded,
-    string DecodedSkipSpecialTokens);
+    string? Decoded,
+    string? DecodedSkipSpecialTokens);
 
 /// <summary>One <c>batch_examples</c> entry: the call's arguments and HF's returned ids.</summary>
 internal sealed record GoldenBatchExample(
@@ -29,14 +29,14 @@ internal sealed record GoldenBatchExample(
     int[][]? TokenTypeIds,
     int[][]? AttentionMask);
 
-/// <summary>Reads the golden files copied to <c>Fixtures/tokenizer-v1</c> and <c>Fixtures/tokenizer-v3</c>.</summary>
+/// <summary>Reads the golden files copied to <c>Fixtures/tokenizer-v1</c>, <c>Fixtures/tokenizer-v3</c> and <c>Fixtures/tokenizer-real/*</c> (gzip'd).</summary>
 internal static class GoldenData
 {
     public static string Folder(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
 
     public static IReadOnlyList<GoldenCase> Cases(string name)
     {
-        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder(name), "expected.json")));
+        using JsonDocument doc = Expected(name);
         var result = new List<GoldenCase>();
         int index = 0;
         foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
@@ -53,10 +53,12 @@ internal static class GoldenData
                 Ints(c.GetProperty("attention_mask")),
                 Ints(c.GetProperty("special_tokens_mask")),
                 c.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!).ToArray(),
-                c.GetProperty("offsets").EnumerateArray().Select(o => (o[0].GetInt32(), o[1].GetInt32())).ToArray(),
+                c.TryGetProperty("offsets", out JsonElement offsets)
+                    ? offsets.EnumerateArray().Select(o => (o[0].GetInt32(), o[1].GetInt32())).ToArray()
+                    : null,
                 c.GetProperty("sequence_ids").EnumerateArray().Select(s => s.ValueKind == JsonValueKind.Null ? (int?)null : s.GetInt32()).ToArray(),
-                c.GetProperty("decoded").GetString()!,
-                c.GetProperty("decoded_skip_special_tokens").GetString()!));
+                c.TryGetProperty("decoded", out JsonElement decoded) ? decoded.GetString() : null,
+                c.TryGetProperty("decoded_skip_special_tokens", out JsonElement skipped) ? skipped.GetString() : null));
         }
 
         return result;
@@ -64,7 +66,7 @@ internal static class GoldenData
 
     public static IReadOnlyList<GoldenBatchExample> BatchExamples(string name)
     {
-        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder(name), "expected.json")));
+        using JsonDocument doc = Expected(name);
         var result = new List<GoldenBatchExample>();
         foreach (JsonProperty e in doc.RootElement.GetProperty("batch_examples").EnumerateObject())
         {
@@ -132,6 +134,19 @@ internal static class GoldenData
         }
 
         return result;
+    }
+
+    /// <summary><c>expected.json</c>, or <c>expected.json.gz</c> where the fixture is gzip'd.</summary>
+    private static JsonDocument Expected(string name)
+    {
+        string plain = Path.Combine(Folder(name), "expected.json");
+        if (File.Exists(plain))
+        {
+            return JsonDocument.Parse(File.ReadAllText(plain));
+        }
+
+        using var gzip = new System.IO.Compression.GZipStream(File.OpenRead(plain + ".gz"), System.IO.Compression.CompressionMode.Decompress);
+        return JsonDocument.Parse(gzip);
     }
 
     /// <summary>Python code-point offsets → .NET UTF-16 offsets for <paramref name="text"/>.</summary>

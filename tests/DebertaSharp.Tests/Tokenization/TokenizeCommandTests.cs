@@ -42,7 +42,7 @@ public class TokenizeCommandTests
                 Assert.Equal(cases[i].TokenTypeIds, Ints(row, "token_type_ids"));
                 Assert.Equal(cases[i].AttentionMask, Ints(row, "attention_mask"));
                 var offsets = row.GetProperty("offsets").EnumerateArray().Select(o => (o[0].GetInt32(), o[1].GetInt32())).ToArray();
-                var expected = cases[i].CodePointOffsets.Select((o, k) =>
+                var expected = cases[i].CodePointOffsets!.Select((o, k) =>
                     cases[i].SequenceIds[k] is int s ? GoldenData.ToUtf16(o, s == 0 ? cases[i].Text : cases[i].TextPair!) : o);
                 Assert.Equal(expected, offsets);
             }

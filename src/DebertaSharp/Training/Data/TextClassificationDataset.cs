@@ -25,6 +25,16 @@ public sealed record TextClassificationOptions
     /// <summary>Labels are numbers to regress on (one output, MSE loss) instead of classes.</summary>
     public bool Regression { get; init; }
 
+    /// <summary>
+    /// Each example has any number of labels (multi-hot targets, the head's BCE loss, <c>problem_type</c>
+    /// <c>multi_label_classification</c>): the label field is a JSON list (<c>["a", "b"]</c>, in JSON lines or a cell)
+    /// or names joined by <see cref="LabelDelimiter"/>; an empty field or list means no label.
+    /// </summary>
+    public bool MultiLabel { get; init; }
+
+    /// <summary>What separates the labels of a multi-label field that is not a JSON list (default <c>,</c>).</summary>
+    public string LabelDelimiter { get; init; } = ",";
+
     /// <summary>Tokens per example after truncation (longest-first for pairs), special tokens included.</summary>
     public int MaxLength { get; init; } = 128;
 
@@ -39,11 +49,13 @@ public sealed class TextClassificationDataset : FineTuningDataset
     private readonly int[][] _types;
     private readonly long[] _classes;
     private readonly float[] _values;
+    private readonly float[][] _targets;
 
     private TextClassificationDataset(string source, int pad, TextClassificationOptions options, IReadOnlyList<string> labels,
-        int[][] ids, int[][] types, long[] classes, float[] values, IReadOnlyList<int> lines)
+        int[][] ids, int[][] types, long[] classes, float[] values, float[][] targets, IReadOnlyList<int> lines)
         : base(source, pad)
     {
+        _targets = targets;
         Options = options;
         Labels = labels;
         _ids = ids;
@@ -62,6 +74,12 @@ public sealed class TextClassificationDataset : FineTuningDataset
     /// <summary>Whether this is regression.</summary>
     public bool IsRegression => Options.Regression;
 
+    /// <summary>Whether examples carry several labels each (<see cref="TextClassificationOptions.MultiLabel"/>).</summary>
+    public bool IsMultiLabel => Options.MultiLabel;
+
+    /// <summary>The multi-hot target of each example (multi-label only: 1 where the label applies, else 0).</summary>
+    public IReadOnlyList<IReadOnlyList<float>> Targets => _targets;
+
     /// <summary>The file line of each example.</summary>
     public IReadOnlyList<int> Lines { get; }
 
@@ -75,7 +93,7 @@ public sealed class TextClassificationDataset : FineTuningDataset
     public override int Count => _ids.Length;
 
     /// <inheritdoc/>
-    public override string DefaultMetric => IsRegression ? "pearson" : "accuracy";
+    public override string DefaultMetric => IsRegression ? "pearson" : IsMultiLabel ? "f1_micro" : "accuracy";
 
     /// <summary>Reads and tokenises a CSV/TSV/JSON-lines file.</summary>
     /// <exception cref="DatasetException">The file is missing, empty or malformed, a column is missing, a label is not
@@ -85,13 +103,19 @@ public sealed class TextClassificationDataset : FineTuningDataset
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(options);
         if (options.MaxLength < 3) throw new DatasetException($"max length must be at least 3 tokens, got {options.MaxLength}.");
+        if (options.MultiLabel && options.Regression) throw new DatasetException("A data set is either multi-label or regression, not both.");
+        if (options.MultiLabel && string.IsNullOrEmpty(options.LabelDelimiter)) throw new DatasetException("The multi-label delimiter is empty.");
         var data = TabularFile.Read(path, options.Format);
         data.RequireColumns(options.TextColumn, options.PairColumn, options.LabelColumn);
 
         var rawLabels = data.Records.Select(r => data.Field(r, options.LabelColumn).Trim()).ToList();
-        IReadOnlyList<string> labels = options.Regression ? [] : options.Labels ?? LabelSet.Sorted(rawLabels);
+        var labelLists = options.MultiLabel
+            ? data.Records.Select((r, i) => SplitLabels(rawLabels[i], options.LabelDelimiter, $"{path}:{r.Line}")).ToList()
+            : null;
+        IReadOnlyList<string> labels = options.Regression ? [] : options.Labels ?? LabelSet.Sorted(labelLists?.SelectMany(l => l) ?? rawLabels);
+        if (!options.Regression && labels.Count == 0) throw new DatasetException($"'{path}' has no label in column '{options.LabelColumn}'.");
         var index = options.Regression ? [] : LabelSet.Index(labels, path);
-        if (!options.Regression && labels.Count < 2 && options.Labels is null)
+        if (!options.Regression && !options.MultiLabel && labels.Count < 2 && options.Labels is null)
             throw new DatasetException($"'{path}' has only one label ('{labels[0]}') in column '{options.LabelColumn}'; classification needs at least two.");
 
         int n = data.Records.Count;
@@ -99,6 +123,7 @@ public sealed class TextClassificationDataset : FineTuningDataset
         var types = new int[n][];
         var classes = new long[n];
         var values = new float[n];
+        var targets = new float[options.MultiLabel ? n : 0][];
         var encode = new EncodeOptions { MaxLength = options.MaxLength, Truncation = TruncationStrategy.LongestFirst };
         for (int i = 0; i < n; i++)
         {
@@ -109,6 +134,12 @@ public sealed class TextClassificationDataset : FineTuningDataset
                 if (!float.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]))
                     throw new DatasetException($"{path}:{record.Line}: regression label '{label}' is not a finite number.");
             }
+            else if (labelLists is not null)
+            {
+                targets[i] = new float[labels.Count];
+                foreach (string l in labelLists[i])
+                    targets[i][index.TryGetValue(l, out int k) ? k : throw new DatasetException(LabelSet.NotInSet($"{path}:{record.Line}", l, labels))] = 1;
+            }
             else if (index.TryGetValue(label, out int c)) classes[i] = c;
             else throw new DatasetException(LabelSet.NotInSet($"{path}:{record.Line}", label, labels));
 
@@ -118,7 +149,25 @@ public sealed class TextClassificationDataset : FineTuningDataset
             types[i] = [.. encoding.TokenTypeIds];
         }
         return new TextClassificationDataset(path, tokenizer.PadTokenId, options with { Labels = labels }, labels,
-            ids, types, classes, values, data.Records.Select(r => r.Line).ToList());
+            ids, types, classes, values, targets, data.Records.Select(r => r.Line).ToList());
+    }
+
+    // A multi-label field: a JSON list of strings, else names joined by the delimiter (trimmed, empty ones dropped).
+    private static List<string> SplitLabels(string field, string delimiter, string where)
+    {
+        if (!field.StartsWith('[')) return [.. field.Split(delimiter, StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)];
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(field);
+            return [.. doc.RootElement.EnumerateArray().Select(e => e.ValueKind is System.Text.Json.JsonValueKind.String or System.Text.Json.JsonValueKind.Number
+                ? (e.ValueKind == System.Text.Json.JsonValueKind.String ? e.GetString()! : e.GetRawText()).Trim()
+                : throw new DatasetException($"{where}: a label list may hold strings or numbers, got {e.ValueKind.ToString().ToLowerInvariant()}."))
+                .Where(l => l.Length > 0)];
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new DatasetException($"{where}: the label field starts with '[' but is not a JSON list ({e.Message}).", e);
+        }
     }
 
     /// <inheritdoc/>
@@ -130,7 +179,9 @@ public sealed class TextClassificationDataset : FineTuningDataset
         var (ids, mask, types) = PadBatch(indices.Select(i => _ids[i]).ToList(), indices.Select(i => _types[i]).ToList(), device);
         var labels = IsRegression
             ? tensor(indices.Select(i => _values[i]).ToArray(), ScalarType.Float32, device)                // [B]
-            : tensor(indices.Select(i => _classes[i]).ToArray(), ScalarType.Int64, device);               // [B]
+            : IsMultiLabel
+                ? tensor(indices.SelectMany(i => _targets[i]).ToArray(), [indices.Count, Labels.Count], ScalarType.Float32, device)   // [B, labels]
+                : tensor(indices.Select(i => _classes[i]).ToArray(), ScalarType.Int64, device);           // [B]
         return new DebertaInputs(ids) { AttentionMask = mask, TokenTypeIds = types, Labels = labels };
     }
 
@@ -146,7 +197,7 @@ public sealed class TextClassificationDataset : FineTuningDataset
         else
         {
             config.SetLabels(Labels);
-            config.ProblemType = "single_label_classification";
+            config.ProblemType = IsMultiLabel ? "multi_label_classification" : "single_label_classification";
         }
     }
 
@@ -167,6 +218,7 @@ public sealed class TextClassificationDataset : FineTuningDataset
     {
         private readonly List<int> _gold = [], _predicted = [];
         private readonly List<double> _goldValues = [], _predictedValues = [];
+        private long _truePositives, _falsePositives, _falseNegatives, _exact, _rows;
 
         public override void Add(IReadOnlyList<int> indices, DebertaOutput output)
         {
@@ -181,6 +233,25 @@ public sealed class TextClassificationDataset : FineTuningDataset
                 return;
             }
             int n = logits.Length / indices.Count;                  // [B, labels] row-major
+            if (data.IsMultiLabel)
+            {
+                // A label is predicted when its sigmoid exceeds 0.5, i.e. its logit is positive.
+                for (int b = 0; b < indices.Count; b++)
+                {
+                    bool exact = true;
+                    for (int c = 0; c < n; c++)
+                    {
+                        bool gold = data._targets[indices[b]][c] > 0, predicted = logits[b * n + c] > 0;
+                        if (gold && predicted) _truePositives++;
+                        else if (predicted) _falsePositives++;
+                        else if (gold) _falseNegatives++;
+                        exact &= gold == predicted;
+                    }
+                    if (exact) _exact++;
+                    _rows++;
+                }
+                return;
+            }
             for (int b = 0; b < indices.Count; b++)
             {
                 int best = 0;
@@ -200,6 +271,16 @@ public sealed class TextClassificationDataset : FineTuningDataset
                     ["pearson"] = RegressionMetrics.Pearson(_goldValues, _predictedValues),
                     ["spearman"] = RegressionMetrics.Spearman(_goldValues, _predictedValues),
                     ["mse"] = RegressionMetrics.MeanSquaredError(_goldValues, _predictedValues),
+                };
+            }
+            if (data.IsMultiLabel)
+            {
+                if (_rows == 0) throw new TrainingException("Nothing to evaluate.");
+                long denominator = 2 * _truePositives + _falsePositives + _falseNegatives;
+                return new Dictionary<string, double>
+                {
+                    ["f1_micro"] = denominator == 0 ? 1.0 : 2.0 * _truePositives / denominator,     // nothing to find and nothing found
+                    ["subset_accuracy"] = (double)_exact / _rows,
                 };
             }
             if (_gold.Count == 0) throw new TrainingException("Nothing to evaluate.");
