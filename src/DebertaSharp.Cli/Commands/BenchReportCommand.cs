@@ -44,12 +44,9 @@ internal static class BenchReportCommand
     private static void Run(BenchSubject subject, List<(long Batch, long Length)> shapes, int pairs, string? fixture, string? tokenizerFolder)
     {
         var clock = Stopwatch.StartNew();
-        string cpu = File.Exists("/proc/cpuinfo")
-            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
-            : "unknown";
         Console.WriteLine($"# DebertaSharp performance: {subject.Description}");
         Console.WriteLine();
-        Console.WriteLine($"{Environment.ProcessorCount} CPUs ({cpu}), torch threads {subject.Threads}, libtorch via TorchSharp {typeof(torch).Assembly.GetName().Version}; load average at start {Load()}.");
+        Console.WriteLine($"CPU: {CpuInfo.Describe()}; torch threads {subject.Threads}, libtorch via TorchSharp {typeof(torch).Assembly.GetName().Version}; load average at start {Load()}.");
         Console.WriteLine($"Timings: medians of alternated pairs (A B A B …) in one process, ratio = median of per-pair ratios. Memory: peak resident set (VmHWM) of a fresh child process.");
         Console.WriteLine();
 

@@ -9,10 +9,11 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 public sealed class AttentionContext : IDisposable
 {
-    private AttentionContext(AttentionOptions options, Tensor? pairMask, Tensor? additiveMask, Tensor? queryRowMask,
+    private AttentionContext(AttentionOptions options, AttentionPath path, Tensor? pairMask, Tensor? additiveMask, Tensor? queryRowMask,
         RelativeContext? relative, long queryLength, long keyLength)
     {
         Options = options;
+        Path = path;
         PairMask = pairMask;
         AdditiveMask = additiveMask;
         QueryRowMask = queryRowMask;
@@ -23,6 +24,9 @@ public sealed class AttentionContext : IDisposable
 
     /// <summary>The options in force.</summary>
     public AttentionOptions Options { get; }
+
+    /// <summary>How every layer computes attention in this pass (decided once, by <see cref="AttentionPlan.Choose"/>).</summary>
+    internal AttentionPath Path { get; }
 
     /// <summary>Allowed (query, key) pairs, bool [B, 1, Lq, Lk]: built for the reference implementation only.</summary>
     public Tensor? PairMask { get; }
@@ -49,20 +53,20 @@ public sealed class AttentionContext : IDisposable
     public long KeyLength { get; }
 
     /// <summary>True when queries are processed in chunks of <see cref="AttentionOptions.QueryChunkSize"/>.</summary>
-    public bool Chunked => Options.Implementation == AttentionImplementation.Fast && QueryLength > Options.ChunkQueriesAbove;
+    public bool Chunked => Path == AttentionPath.Chunked;
 
     /// <summary>
     /// Builds the context from a [B, Lk] padding mask or a [B, Lq, Lk] pair mask (nonzero = attend). For the reference
     /// implementation the pair mask [B, 1, Lq, Lk] (a padded query row fully masked); otherwise an additive mask and a
     /// row mask, or neither when every entry is nonzero. Takes ownership of <paramref name="relative"/>.
     /// </summary>
-    internal static AttentionContext Build(AttentionOptions options, Tensor attentionMask, ScalarType dtype,
+    internal static AttentionContext Build(AttentionOptions options, AttentionPath path, Tensor attentionMask, ScalarType dtype,
         RelativeContext? relative, long queryLength, long keyLength)
     {
         using var scope = NewDisposeScope();
         var allowed = attentionMask.ne(0);
         Tensor? pairs = null, additive = null, rows = null;
-        if (options.Implementation == AttentionImplementation.Reference)
+        if (path == AttentionPath.Reference)
         {
             pairs = allowed.dim() == 2
                 ? allowed.unsqueeze(1).unsqueeze(2).logical_and(allowed.unsqueeze(1).unsqueeze(3))   // m_i · m_j
@@ -87,7 +91,7 @@ public sealed class AttentionContext : IDisposable
             additive.MoveToOuterDisposeScope();
             rows.MoveToOuterDisposeScope();
         }
-        return new AttentionContext(options, pairs, additive, rows, relative, queryLength, keyLength);
+        return new AttentionContext(options, path, pairs, additive, rows, relative, queryLength, keyLength);
     }
 
     /// <summary>The tensors of this context in a fixed order (for recomputation), nulls included.</summary>
@@ -95,7 +99,7 @@ public sealed class AttentionContext : IDisposable
 
     /// <summary>The same context over other tensors (in the order of <see cref="Tensors"/>).</summary>
     internal AttentionContext With(IReadOnlyList<Tensor?> tensors) =>
-        new(Options, tensors[0], tensors[1], tensors[2], Relative?.With(tensors.Skip(3).ToArray()), QueryLength, KeyLength);
+        new(Options, Path, tensors[0], tensors[1], tensors[2], Relative?.With(tensors.Skip(3).ToArray()), QueryLength, KeyLength);
 
     /// <inheritdoc/>
     public void Dispose()

@@ -58,7 +58,8 @@ public sealed class DebertaEncoder : nn.Module
         var relative = BuildRelativeContext(queryLength, keyLength);
         try
         {
-            return AttentionContext.Build(_options, attentionMask, dtype, relative, queryLength, keyLength);
+            var path = relative?.Layout ?? AttentionPlan.Choose(_options, queryLength, keyLength, 0, _config.HeadSize);
+            return AttentionContext.Build(_options, path, attentionMask, dtype, relative, queryLength, keyLength);
         }
         catch
         {
@@ -72,47 +73,60 @@ public sealed class DebertaEncoder : nn.Module
     /// <paramref name="keyLength"/>, or <c>null</c> without relative attention. v1 uses rows [max_rel − span, max_rel + span)
     /// with span = min(max(Lq, Lk), max_rel); v2 uses the whole table (span = buckets or max_rel) and log buckets.
     /// The reference implementation gets the whole (normalised) table and the [Lq, Lk] index; the fast one only the
-    /// rows that some pair reaches (2L − 1 when every distance below the span has its own row) and the row of each distance.
+    /// rows that some pair reaches (2L − 1 when every distance below the span has its own row) and the row of each
+    /// distance, laid out for the path <see cref="AttentionPlan.Choose"/> picks. In inference passes (eval mode, no
+    /// autograd) the context also carries the whole normalised table, which layers project once and keep.
     /// </summary>
     public RelativeContext? BuildRelativeContext(long queryLength, long keyLength)
     {
         if (rel_embeddings is null) return null;
         using var scope = NewDisposeScope();
-        Tensor table = rel_embeddings.weight!;
-        var device = table.device;
+        Tensor weight = rel_embeddings.weight!;
+        var device = weight.device;
         int maxRel = _config.EffectiveMaxRelativePositions;
         bool v1 = _config.ModelType == DebertaModelType.Deberta;
         long span = v1 ? Math.Min(Math.Max(queryLength, keyLength), maxRel) : _config.PositionEmbeddingSpan;
-        if (v1) table = table.narrow(0, maxRel - span, 2 * span);
+        long offset = v1 ? maxRel - span : 0;                                                  // first table row of this span
+        var table = weight.narrow(0, offset, 2 * span);                                        // [2·span, H], a view
         int buckets = v1 ? -1 : _config.PositionBuckets;
         int maxPosition = v1 ? -1 : maxRel;
-
-        if (_options.Implementation == AttentionImplementation.Reference)
-        {
-            if (LayerNorm is not null) table = LayerNorm.forward(table);
-            var relative = RelativePositions.Build(queryLength, keyLength, buckets, maxPosition, device);
-            var index = RelativePositions.ToTableIndex(relative, span);
-            return new RelativeContext(RelativeLayout.Table, table.MoveToOuterDisposeScope(), index.MoveToOuterDisposeScope(),
-                null, span, queryLength, keyLength);
-        }
 
         // Distances r = i − j that occur, ascending: −(Lk − 1) … Lq − 1, and the table row of each.
         var distances = arange(-(keyLength - 1), queryLength, dtype: ScalarType.Int64, device: device);
         if (buckets > 0 && maxPosition > 0) distances = RelativePositions.MakeLogBucketPosition(distances, buckets, maxPosition);
         var tableIndex = RelativePositions.ToTableIndex(distances, span);                     // [Lq + Lk − 1], non-decreasing
         long first = tableIndex.min().item<long>(), last = tableIndex.max().item<long>();
-        var rows = table.narrow(0, first, last - first + 1);                                   // [R, H]
-        if (LayerNorm is not null) rows = LayerNorm.forward(rows);                             // per row: normalising a slice is exact
+        long count = last - first + 1;
+        var path = AttentionPlan.Choose(_options, queryLength, keyLength, count, _config.HeadSize);
+
+        if (path == AttentionPath.Reference)
+        {
+            if (LayerNorm is not null) table = LayerNorm.forward(table);
+            var relative = RelativePositions.Build(queryLength, keyLength, buckets, maxPosition, device);
+            var index = RelativePositions.ToTableIndex(relative, span);
+            return new RelativeContext(path, table.MoveToOuterDisposeScope(), index.MoveToOuterDisposeScope(),
+                null, span, queryLength, keyLength);
+        }
+
+        Tensor rows;                                                                           // [R, H]
+        Tensor? whole = null, fingerprint = null;
+        if (InferenceCache.Applies(this))
+        {
+            whole = LayerNorm is null ? weight.alias() : LayerNorm.forward(weight);            // [2·max span, H]
+            rows = whole.narrow(0, offset + first, count);
+            fingerprint = InferenceCache.Fingerprint(weight, LayerNorm?.weight, LayerNorm?.bias);
+        }
+        else
+        {
+            rows = table.narrow(0, first, count);
+            if (LayerNorm is not null) rows = LayerNorm.forward(rows);                         // per row: normalising a slice is exact
+        }
         var distanceIndex = tableIndex - first;
-        long count = last - first + 1, width = queryLength + keyLength - 1;
-        // One score column per distance costs width/count times the columns of one per row; a gather costs a pass
-        // over [Lq, Lk]. Measured here: shifting wins while width ≤ 1.5·count (log buckets repeat rows beyond that).
-        var layout = queryLength > _options.ChunkQueriesAbove ? RelativeLayout.Chunked
-            : 2 * width <= 3 * count ? RelativeLayout.Shifted
-            : RelativeLayout.Gathered;
-        var pairs = layout == RelativeLayout.Gathered ? RelativeContext.PairIndex(distanceIndex, 0, queryLength, keyLength) : null;
-        return new RelativeContext(layout, rows.MoveToOuterDisposeScope(), pairs?.MoveToOuterDisposeScope(),
-            distanceIndex.MoveToOuterDisposeScope(), span, queryLength, keyLength);
+        var pairs = path == AttentionPath.Gathered ? RelativeContext.PairIndex(distanceIndex, 0, queryLength, keyLength) : null;
+        var pairsByKey = pairs?.t().contiguous();                                              // [Lk, Lq] for p2c
+        return new RelativeContext(path, rows.MoveToOuterDisposeScope(), pairs?.MoveToOuterDisposeScope(),
+            distanceIndex.MoveToOuterDisposeScope(), span, queryLength, keyLength, pairsByKey?.MoveToOuterDisposeScope(),
+            whole?.MoveToOuterDisposeScope(), offset + first, fingerprint?.MoveToOuterDisposeScope());
     }
 
     /// <summary>

@@ -13,7 +13,8 @@ namespace DebertaSharp.Modeling;
 /// <c>pos_q_proj</c> (p2c) and optional talking heads; v2/v3 uses <c>query_proj</c>/<c>key_proj</c>/<c>value_proj</c>
 /// and either shares them with the positions (<c>share_att_key</c>) or has <c>pos_key_proj</c>/<c>pos_query_proj</c>.
 /// Two algorithms (<see cref="AttentionImplementation"/>): HF's reference and the fast one, which scores only the
-/// relative rows in use and hands the position bias to <c>scaled_dot_product_attention</c>.
+/// relative rows in use and adds the position bias inside the q·kᵀ product (<c>baddbmm</c>; <c>scaled_dot_product_attention</c>
+/// on CUDA or on request). In inference passes the projections of the relative table are kept between passes.
 /// The scale is divided into q (and Qr) before any product, so that half precision does not overflow (HF PR #24116).
 /// HF keys: <c>attention.self.*</c>.
 /// </summary>
@@ -44,6 +45,8 @@ public sealed class DisentangledSelfAttention : nn.Module
     private readonly int _headSize;
     private readonly double _scale;
     private readonly double _dropoutProbability;
+    // Kr and Qr/scale of the whole relative table, kept between inference passes (ORT folds them at load).
+    private readonly InferenceCache _positionProjections = new();
 
     /// <summary>Builds the attention of one layer.</summary>
     public DisentangledSelfAttention(DebertaConfig config) : base("self")
@@ -100,10 +103,12 @@ public sealed class DisentangledSelfAttention : nn.Module
         var (q, k, v) = Project(hidden, queryStates);                // each [B, heads, L, d]
         q = q / _scale;                                               // fold the scale into q once
         var relative = _relative ? context.Relative : null;
-        var (attended, probs) =
-            context.Options.Implementation == AttentionImplementation.Reference ? ReferenceAttention(q, k, v, context, relative)
-            : context.Chunked ? ChunkedAttention(q, k, v, context, relative, outputAttentions)
-            : FastAttention(q, k, v, context, relative, outputAttentions);
+        var (attended, probs) = context.Path switch
+        {
+            AttentionPath.Reference => ReferenceAttention(q, k, v, context, relative),
+            AttentionPath.Chunked => ChunkedAttention(q, k, v, context, relative, outputAttentions),
+            _ => FastAttention(q, k, v, context, relative, outputAttentions),
+        };
 
         long b = attended.shape[0], lq = attended.shape[2];
         var result = attended.permute(0, 2, 1, 3).reshape(b, lq, _heads * _headSize);   // [B, Lq, heads·d]
@@ -155,6 +160,38 @@ public sealed class DisentangledSelfAttention : nn.Module
 
     private bool DropoutActive => training && _dropoutProbability > 0;
 
+    /// <summary>
+    /// Kr [heads, R, d] (c2p) and Qr / scale [heads, R, d] (p2c) of the relative rows in use, null where the term is
+    /// off. In inference passes (<see cref="RelativeContext.CachesProjections"/>) they are slices of this layer's kept
+    /// projections of the whole table, rebuilt when the fingerprint of the table's and the projections' parameters
+    /// changes; otherwise projected now (with position dropout in training).
+    /// </summary>
+    private (Tensor? Keys, Tensor? Queries) RowProjections(RelativeContext relative)
+    {
+        long first = relative.FirstRow, count = relative.Embeddings.shape[0];
+        if (relative.CachesProjections)
+        {
+            var keyProj = _c2p ? (_v1 ? pos_proj! : pos_key_proj ?? key_proj!) : null;
+            var queryProj = _p2c ? (_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!) : null;
+            var fingerprint = cat([relative.TableFingerprint!,
+                InferenceCache.Fingerprint(keyProj?.weight, keyProj?.bias, queryProj?.weight, queryProj?.bias)], 0);
+            var table = relative.Table!;                                                     // [2·span, H]
+            var kept = _positionProjections.GetOrBuild(fingerprint, () =>
+                [_c2p ? PositionKeys(table).contiguous() : empty(0), _p2c ? PositionQueries(table).contiguous() : empty(0)]);
+            return (_c2p ? kept[0].narrow(1, first, count) : null, _p2c ? kept[1].narrow(1, first, count) : null);
+        }
+        _positionProjections.Clear();                                                        // training or autograd: drop what was kept
+        var rows = pos_dropout.forward(relative.Embeddings);                                 // [R, H]
+        return (_c2p ? PositionKeys(rows) : null, _p2c ? PositionQueries(rows) : null);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _positionProjections.Dispose();
+        base.Dispose(disposing);
+    }
+
     // ---------------------------------------------------------------- reference (HF, step by step)
 
     private (Tensor Context, Tensor Probabilities) ReferenceAttention(Tensor q, Tensor k, Tensor v, AttentionContext context, RelativeContext? relative)
@@ -198,50 +235,51 @@ public sealed class DisentangledSelfAttention : nn.Module
 
     /// <summary>
     /// The c2p + p2c bias [B, heads, Lq, Lk] over the rows in use, for scaled <paramref name="q"/>; <c>null</c> without
-    /// position terms. With the shifted layout, scores against one row per distance are turned into pairs by a view.
+    /// position terms. On the shifted path, scores against one row per distance are turned into pairs by a view; on the
+    /// gathered one, scores against the rows are gathered through the pair index. p2c is formed key-major ([Lk, Lq],
+    /// contiguous reads) and transposed tile by tile: a strided transposed read of [L, L] misses the cache at L = 512.
     /// </summary>
-    private Tensor? PositionBias(Tensor q, Tensor k, RelativeContext? relative)
+    private Tensor? PositionBias(Tensor q, Tensor k, RelativeContext? relative, bool shifted)
     {
         if (relative is null || !(_c2p || _p2c)) return null;
-        var rows = pos_dropout.forward(relative.Embeddings);         // [R, H]
+        var (keys, queries) = RowProjections(relative);                                      // [heads, R, d] each
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
-        bool shifted = relative.Layout == RelativeLayout.Shifted;
-        Tensor? c2p = null, p2c = null;
-        if (_c2p)
+        Tensor? c2p = null, p2cByKey = null;
+        if (keys is not null)
         {
-            var keys = PositionKeys(rows);                                                                  // [heads, R, d]
             if (shifted)
             {
                 // Columns ordered by descending distance r = Lq−1 … −(Lk−1): c2p[i, j] = byDistance[i, j − i + Lq − 1].
                 var byDistance = q.matmul(keys.index_select(1, relative.DistanceIndex!.flip(0)).transpose(-1, -2));   // [B, heads, Lq, Lq+Lk−1]
-                c2p = RelativePositions.ShiftToPairs(byDistance, lk);                                                // [B, heads, Lq, Lk]
+                c2p = RelativePositions.ShiftToPairs(byDistance, lk);                                                // [B, heads, Lq, Lk] view
             }
             else
             {
                 c2p = q.matmul(keys.transpose(-1, -2)).gather(-1, relative.Index!.expand(b, _heads, lq, lk));        // [B, heads, Lq, Lk]
             }
         }
-        if (_p2c)
+        if (queries is not null)
         {
-            var queries = PositionQueries(rows);                                                            // [heads, R, d]
             if (shifted)
             {
                 // Columns ordered by ascending distance r = −(Lk−1) … Lq−1: p2c[j, i] = byDistance[j, i − j + Lk − 1].
                 var byDistance = k.matmul(queries.index_select(1, relative.DistanceIndex!).transpose(-1, -2));       // [B, heads, Lk, Lq+Lk−1]
-                p2c = RelativePositions.ShiftToPairs(byDistance, lq).transpose(-1, -2);                              // [B, heads, Lq, Lk]
+                p2cByKey = RelativePositions.ShiftToPairs(byDistance, lq);                                           // [B, heads, Lk, Lq] view
             }
             else
             {
-                p2c = k.matmul(queries.transpose(-1, -2)).gather(-1, relative.Index!.t().expand(b, _heads, lk, lq)).transpose(-1, -2);
+                p2cByKey = k.matmul(queries.transpose(-1, -2)).gather(-1, relative.IndexByKey!.expand(b, _heads, lk, lq));   // [B, heads, Lk, Lq]
             }
         }
-        return c2p is null ? p2c!.contiguous() : p2c is null ? c2p.contiguous() : c2p + p2c;
+        if (p2cByKey is null) return c2p!.contiguous();
+        var p2c = TensorOps.TransposeLastTwo(p2cByKey);                                      // [B, heads, Lq, Lk], contiguous
+        return c2p is null ? p2c : p2c.add_(c2p);
     }
 
     private (Tensor Context, Tensor? Probabilities) FastAttention(Tensor q, Tensor k, Tensor v, AttentionContext context,
         RelativeContext? relative, bool outputAttentions)
     {
-        var bias = PositionBias(q, k, relative);                     // [B, heads, Lq, Lk] or null
+        var bias = PositionBias(q, k, relative, context.Path == AttentionPath.Shifted);   // [B, heads, Lq, Lk] or null
         return Attend(q, k, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions, context.Options);
     }
 
@@ -289,9 +327,9 @@ public sealed class DisentangledSelfAttention : nn.Module
         Tensor? byRowC2P = null, byRowP2C = null;
         if (relative is not null && (_c2p || _p2c))
         {
-            var rows = pos_dropout.forward(relative.Embeddings);     // [R, H]
-            if (_c2p) byRowC2P = q.matmul(PositionKeys(rows).transpose(-1, -2));        // [B, heads, Lq, R]
-            if (_p2c) byRowP2C = k.matmul(PositionQueries(rows).transpose(-1, -2));     // [B, heads, Lk, R]
+            var (keys, queries) = RowProjections(relative);          // [heads, R, d] each
+            if (keys is not null) byRowC2P = q.matmul(keys.transpose(-1, -2));          // [B, heads, Lq, R]
+            if (queries is not null) byRowP2C = k.matmul(queries.transpose(-1, -2));    // [B, heads, Lk, R]
         }
         var additive = context.AdditiveMask;
         var rowMask = context.QueryRowMask;
@@ -310,8 +348,10 @@ public sealed class DisentangledSelfAttention : nn.Module
                     bias = byRowC2P.narrow(2, start, n).gather(-1, index.expand(b, _heads, n, lk));         // [B, heads, n, Lk]
                 if (byRowP2C is not null)
                 {
-                    var p2c = byRowP2C.gather(-1, index.t().expand(b, _heads, lk, n)).transpose(-1, -2);   // [B, heads, n, Lk]
-                    bias = bias is null ? p2c.contiguous() : bias.add_(p2c);
+                    // Key-major gather through a contiguous index, then a tiled transpose (as PositionBias does).
+                    var p2cByKey = byRowP2C.gather(-1, index.t().contiguous().expand(b, _heads, lk, n));      // [B, heads, Lk, n]
+                    var p2c = TensorOps.TransposeLastTwo(p2cByKey);                                         // [B, heads, n, Lk]
+                    bias = bias is null ? p2c : bias.add_(p2c);
                 }
             }
             var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);

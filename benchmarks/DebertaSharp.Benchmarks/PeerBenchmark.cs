@@ -1,0 +1,194 @@
+using System.CommandLine;
+using System.Diagnostics;
+using DebertaSharp.Checkpoints;
+using DebertaSharp.Diagnostics;
+using DebertaSharp.Modeling;
+using Microsoft.ML.OnnxRuntime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Benchmarks;
+
+/// <summary>
+/// <c>peer</c>: DebertaSharp against ONNX Runtime running HF's own ONNX export of the same weights (the forward a .NET
+/// developer would otherwise run), in one process, interleaved (DebertaSharp, ORT, DebertaSharp, ORT …) on the same
+/// inputs and thread count. Both are first checked against HF's stored eager output (or, for shapes without one,
+/// against each other); the ratio is the median of the per-pair ratios DebertaSharp / ORT.
+/// </summary>
+internal static class PeerBenchmark
+{
+    private const string DefaultBundle = "../shared/peer/deberta-v3-base-1layer";
+
+    public static Command Create()
+    {
+        var bundle = new Option<DirectoryInfo>("--bundle") { Description = "Folder with config.json, model.safetensors, model.onnx and inputs-BxL.safetensors.", DefaultValueFactory = _ => new DirectoryInfo(DefaultBundle) };
+        var shapes = new Option<string>("--shapes") { Description = "Shapes; those without an inputs-BxL file get random ids (seed 3).", DefaultValueFactory = _ => "8x128,1x512,1x2048" };
+        var threads = new Option<string>("--threads") { Description = "Intra-op thread counts, both engines.", DefaultValueFactory = _ => "1,2" };
+        var rounds = new Option<int>("--rounds") { Description = "Interleaved pairs per shape and thread count (median reported).", DefaultValueFactory = _ => 7 };
+        var optimized = new Option<FileInfo?>("--save-optimized") { Description = "Write ORT's optimised graph (ORT_ENABLE_ALL) to this file." };
+        var bf16 = new Option<bool>("--bf16") { Description = "Also time DebertaSharp in bfloat16 against float32 (interleaved), per shape and thread count." };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16 };
+        cmd.SetAction(parse =>
+        {
+            var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
+            Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
+                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16)
+    {
+        if (threadCounts.Count == 0 || threadCounts.Any(t => t < 1)) throw new DebertaSharpException("--threads needs positive counts, e.g. 1,2.");
+        if (rounds < 1) throw new DebertaSharpException($"--rounds must be at least 1, got {rounds}.");
+        string onnxPath = Path.Combine(bundle, "model.onnx");
+        if (!File.Exists(onnxPath)) throw new DebertaSharpException($"No model.onnx in {bundle}.");
+        torch.set_num_interop_threads(1);        // nothing here runs ops concurrently; keep inter-op pools from competing
+
+        Console.WriteLine($"# DebertaSharp vs ONNX Runtime: {bundle}");
+        Console.WriteLine();
+        Console.WriteLine($"CPU: {CpuInfo.Describe()}");
+        Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version}, ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version} (CPU EP, ORT_ENABLE_ALL, " +
+                          $"sequential, inter-op 1, allow_spinning 0); load average at start {LoadAverage()}.");
+        Console.WriteLine($"Interleaved pairs (DebertaSharp, ORT) per row: {rounds} after one warm-up pair; ratio = median of per-pair ratios; float32.");
+        Console.WriteLine();
+
+        using var model = DebertaModel.FromPretrained(bundle);
+        model.eval();
+        var sessions = threadCounts.Distinct().ToDictionary(t => t, t => OpenSession(onnxPath, t, t == threadCounts[0] ? optimizedPath : null));
+        try
+        {
+            Console.WriteLine("| shape | threads | DebertaSharp (ms) | ORT (ms) | DebertaSharp / ORT | max abs diff DS vs ref | ORT vs ref | reference |");
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+            foreach (var (b, l) in shapes)
+            {
+                var (ids, mask, expected) = Inputs(bundle, b, l);
+                long[] idData = ids.data<long>().ToArray(), maskData = mask.data<long>().ToArray();
+                var inputs = new DebertaInputs(ids) { AttentionMask = mask };
+                foreach (int t in threadCounts)
+                {
+                    torch.set_num_threads(t);
+                    var session = sessions[t];
+                    float[] dsOut = DebertaSharpForward(model, inputs);
+                    float[] ortOut = OrtForward(session, idData, maskData, b, l);
+                    float[] reference = expected ?? ortOut;
+                    double dsDiff = MaxAbsDiff(dsOut, reference), ortDiff = expected is null ? double.NaN : MaxAbsDiff(ortOut, reference);
+                    double tolerance = 1e-5 * Math.Max(1, reference.Max(Math.Abs));
+                    string refName = expected is null ? "ORT (no stored HF output)" : "HF eager (stored)";
+                    if (dsDiff > tolerance * 4 || ortDiff > tolerance * 4)
+                        throw new DebertaSharpException($"{b}x{l}: outputs differ (DebertaSharp {dsDiff:E2}, ORT {ortDiff:E2} vs {refName}); not timing.");
+                    var timings = PairedTimings.Run(
+                        () => { torch.set_num_threads(t); return Time(() => model.Forward(inputs).Dispose()); },
+                        () => Time(() => OrtForward(session, idData, maskData, b, l)),
+                        rounds);
+                    Console.WriteLine($"| {b}×{l} | {t} | {timings.MedianA:F1} | {timings.MedianB:F1} | {timings.MedianRatio:F3} | {dsDiff:E2} | " +
+                                      $"{(double.IsNaN(ortDiff) ? "—" : ortDiff.ToString("E2"))} | {refName} |");
+                }
+                ids.Dispose();
+                mask.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var s in sessions.Values) s.Dispose();
+        }
+        Console.WriteLine();
+        if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
+        Console.WriteLine($"Load average at end {LoadAverage()}.");
+    }
+
+    /// <summary>DebertaSharp bfloat16 against float32 on the same inputs, interleaved: whether bf16 pays on this CPU.</summary>
+    private static void Bf16AgainstFloat32(string bundle, DebertaModel fp32, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds)
+    {
+        using var half = DebertaModel.FromPretrained(bundle, dtype: ScalarType.BFloat16);
+        half.eval();
+        Console.WriteLine("| shape | threads | DebertaSharp float32 (ms) | DebertaSharp bfloat16 (ms) | bfloat16 / float32 | max abs diff bf16 vs fp32 |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var (b, l) in shapes)
+        {
+            var (ids, mask, _) = Inputs(bundle, b, l);
+            var inputs = new DebertaInputs(ids) { AttentionMask = mask };
+            foreach (int t in threadCounts)
+            {
+                torch.set_num_threads(t);
+                float[] reference = DebertaSharpForward(fp32, inputs), low;
+                using (var inference = inference_mode())
+                using (var output = half.Forward(inputs))
+                    low = output.LastHiddenState.to(ScalarType.Float32).data<float>().ToArray();
+                var timings = PairedTimings.Run(
+                    () => { torch.set_num_threads(t); return Time(() => fp32.Forward(inputs).Dispose()); },
+                    () => { torch.set_num_threads(t); return Time(() => half.Forward(inputs).Dispose()); },
+                    rounds);
+                Console.WriteLine($"| {b}×{l} | {t} | {timings.MedianA:F1} | {timings.MedianB:F1} | {1 / timings.MedianRatio:F3} | {MaxAbsDiff(low, reference):E2} |");
+            }
+            ids.Dispose();
+            mask.Dispose();
+        }
+        Console.WriteLine();
+    }
+
+    private static InferenceSession OpenSession(string path, int threads, string? optimizedPath)
+    {
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");     // no busy-waiting between interleaved runs
+        if (optimizedPath is not null) options.OptimizedModelFilePath = optimizedPath;
+        return new InferenceSession(path, options);
+    }
+
+    /// <summary>input_ids, attention_mask and HF's last_hidden_state from inputs-BxL.safetensors, or random ids and no reference.</summary>
+    private static (Tensor Ids, Tensor Mask, float[]? Expected) Inputs(string bundle, long b, long l)
+    {
+        string file = Path.Combine(bundle, $"inputs-{b}x{l}.safetensors");
+        if (File.Exists(file))
+        {
+            using var st = SafetensorsFile.Open(file);
+            using var hidden = st.Read("last_hidden_state");
+            return (st.Read("input_ids"), st.Read("attention_mask"), hidden.data<float>().ToArray());
+        }
+        var generator = new Generator(3);
+        var ids = randint(5, 1000, [b, l], dtype: ScalarType.Int64, generator: generator);
+        return (ids, ones_like(ids), null);
+    }
+
+    private static float[] DebertaSharpForward(DebertaModel model, DebertaInputs inputs)
+    {
+        using var inference = inference_mode();
+        using var output = model.Forward(inputs);
+        return output.LastHiddenState.data<float>().ToArray();
+    }
+
+    private static float[] OrtForward(InferenceSession session, long[] ids, long[] mask, long b, long l)
+    {
+        long[] shape = [b, l];
+        using var idValue = OrtValue.CreateTensorValueFromMemory(ids, shape);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, shape);
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, ["input_ids", "attention_mask"], [idValue, maskValue], ["last_hidden_state"]);
+        return results[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    private static double Time(Action action)
+    {
+        using var inference = inference_mode();
+        long start = Stopwatch.GetTimestamp();
+        action();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    private static double MaxAbsDiff(float[] a, float[] b)
+    {
+        if (a.Length != b.Length) throw new DebertaSharpException($"Output sizes differ: {a.Length} vs {b.Length}.");
+        double max = 0;
+        for (int i = 0; i < a.Length; i++) max = Math.Max(max, Math.Abs((double)a[i] - b[i]));
+        return max;
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+}
