@@ -166,6 +166,10 @@ public sealed class DisentangledSelfAttention : nn.Module
     /// projections of the whole table, rebuilt when the fingerprint of the table's and the projections' parameters
     /// changes; otherwise projected now (with position dropout in training).
     /// </summary>
+    // The projections are modules (a Linear, or an adapter standing in for one): every parameter counts.
+    private static IEnumerable<Tensor?> Parameters(nn.Module<Tensor, Tensor>? module) =>
+        module is null ? [] : module.parameters();
+
     private (Tensor? Keys, Tensor? Queries) RowProjections(RelativeContext relative)
     {
         long first = relative.FirstRow, count = relative.Embeddings.shape[0];
@@ -174,7 +178,7 @@ public sealed class DisentangledSelfAttention : nn.Module
             var keyProj = _c2p ? (_v1 ? pos_proj! : pos_key_proj ?? key_proj!) : null;
             var queryProj = _p2c ? (_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!) : null;
             var fingerprint = cat([relative.TableFingerprint!,
-                InferenceCache.Fingerprint(keyProj?.weight, keyProj?.bias, queryProj?.weight, queryProj?.bias)], 0);
+                InferenceCache.Fingerprint([.. Parameters(keyProj), .. Parameters(queryProj)])], 0);
             var table = relative.Table!;                                                     // [2·span, H]
             var kept = _positionProjections.GetOrBuild(fingerprint, () =>
                 [_c2p ? PositionKeys(table).contiguous() : empty(0), _p2c ? PositionQueries(table).contiguous() : empty(0)]);
