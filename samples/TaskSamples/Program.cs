@@ -9,17 +9,25 @@ string? model = at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
 
 switch (task)
 {
-    case "fill-mask": FillMask.Run(model ?? SampleModel("tiny-fill-mask")); break;
-    case "classify": Classify.Run(model ?? SampleModel("tiny-sentiment")); break;
-    case "zero-shot": ZeroShot.Run(model ?? SampleModel("tiny-nli")); break;
-    case "ner": Ner.Run(model ?? SampleModel("tiny-ner")); break;
-    case "qa": QuestionAnswering.Run(model ?? SampleModel("tiny-qa")); break;
+    case "fill-mask": FillMask.Run(Folder("tiny-fill-mask")); break;
+    case "classify": Classify.Run(Folder("tiny-sentiment")); break;
+    case "zero-shot": ZeroShot.Run(Folder("tiny-nli")); break;
+    case "ner": Ner.Run(Folder("tiny-ner")); break;
+    case "qa": QuestionAnswering.Run(Folder("tiny-qa")); break;
     default:
         Console.Error.WriteLine("usage: TaskSamples fill-mask|classify|zero-shot|ner|qa [--model DIR]");
         return 2;
 }
 
 return 0;
+
+// The checkpoint folder of a task, with torch's thread count set for its size (one thread for the tiny samples).
+string Folder(string sample)
+{
+    string folder = model ?? SampleModel(sample);
+    DebertaSharp.Modeling.TorchThreads.Apply(DebertaSharp.Configuration.DebertaConfig.FromFile(folder));
+    return folder;
+}
 
 // samples/models/<name>, found from the build output folder upwards.
 static string SampleModel(string name)

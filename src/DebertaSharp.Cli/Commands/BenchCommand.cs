@@ -21,7 +21,7 @@ internal static class BenchCommand
 
     private static Command TokenizerBench()
     {
-        var model = CliErrors.ModelOption();
+        var model = CliErrors.ModelOption(ModelFolderNeeds.Tokenizer);
         var sentences = new Option<int>("--sentences") { Description = "Sentences per run.", DefaultValueFactory = _ => 10_000 };
         var repeats = new Option<int>("--repeats") { Description = "Timed repetitions of each mode, alternated (median reported).", DefaultValueFactory = _ => 5 };
         var cmd = new Command("tokenizer",

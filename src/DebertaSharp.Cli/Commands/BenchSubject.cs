@@ -14,7 +14,7 @@ namespace DebertaSharp.Cli.Commands;
 /// </summary>
 internal sealed class BenchSubject
 {
-    public static readonly Option<DirectoryInfo?> ModelOption = new("--model") { Description = "Checkpoint folder to benchmark (default: --config)." };
+    public static readonly Option<DirectoryInfo> ModelOption = CliErrors.FolderOption("--model", "Checkpoint folder to benchmark (default: --config).", ModelFolderNeeds.Config, required: false);
     public static readonly Option<string> ConfigOption = new("--config") { Description = "Random-weight model shape when --model is absent: base (deberta-v3-base).", DefaultValueFactory = _ => "base" };
     public static readonly Option<int> ThreadsOption = new("--threads") { Description = "Torch intra-op threads.", DefaultValueFactory = _ => 2 };
     public static readonly Option<string> DTypeOption = new("--dtype") { Description = "float32, bfloat16 or float16.", DefaultValueFactory = _ => "float32" };

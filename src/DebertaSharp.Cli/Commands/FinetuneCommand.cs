@@ -76,7 +76,7 @@ internal static class FinetuneCommand
 
     public static Command Create()
     {
-        var model = CliErrors.ModelOption();
+        var model = CliErrors.ModelOption(ModelFolderNeeds.ConfigAndTokenizer);
         model.Description = "Checkpoint to start from (config.json + weights + tokenizer files): a pre-trained encoder or an already fine-tuned head.";
         var task = new Option<string>("--task") { Description = "What to train: " + string.Join(", ", Tasks) + ".", Required = true };
         task.AcceptOnlyFromAmong(Tasks);
@@ -125,7 +125,7 @@ internal static class FinetuneCommand
         var json = new Option<bool>("--json") { Description = "No progress display; print one JSON object with the results." };
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for torch (default: torch's choice). Small models train fastest with 1." };
+        var threads = CliErrors.ThreadsOption();
 
         var cmd = new Command("finetune", "Fine-tune a checkpoint on labelled data; writes the model (HF layout), metrics.json and training_curve.png.")
         {
@@ -209,15 +209,16 @@ internal static class FinetuneCommand
 
     private static int Execute(FinetuneArguments a, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
+        // Refuse a used output folder before anything is loaded or printed.
+        if (!a.Resume && !a.Overwrite && TrainingCheckpoint.Latest(a.Output) is { } earlier)
+            throw new TrainingException($"'{a.Output}' already holds checkpoints of an earlier run ({Path.GetFileName(earlier)}): pass --resume to continue it, --overwrite to start afresh, or choose another --output.");
+        if (a.Resume && TrainingCheckpoint.Latest(a.Output) is null)
+            throw new CheckpointException($"--resume: no checkpoint-<step> folder in '{a.Output}'.");
         if (!Directory.Exists(a.ModelDir)) throw new DebertaSharpException($"Model folder '{a.ModelDir}' does not exist.");
-        if (a.Threads is { } n)
-        {
-            if (n < 1) throw new DebertaSharpException($"--threads must be at least 1, got {n}.");
-            set_num_threads(n);
-        }
         var device = a.Device == "cuda" ? CUDA : CPU;
         var tokenizer = AutoTokenizer.FromPretrained(a.ModelDir);
         var config = DebertaConfig.FromFile(a.ModelDir);
+        CliErrors.SetThreads(a.Threads, config);
         var head = HeadOf(a.Task);
         // Continuing to train a fine-tuned head keeps its label order (when the data's labels are among its labels)
         // unless --labels says otherwise; other labels get a new head.

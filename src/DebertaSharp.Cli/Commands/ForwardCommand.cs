@@ -30,9 +30,14 @@ internal static class ForwardCommand
             DefaultValueFactory = _ => "auto",
         };
         head.AcceptOnlyFromAmong(HeadNames.All);
-        var cmd = new Command("forward", "Run a checkpoint on inputs.safetensors and write all outputs to a safetensors file.") { model, inputs, output, head };
+        var threads = CliErrors.ThreadsOption();
+        var cmd = new Command("forward", "Run a checkpoint on inputs.safetensors and write all outputs to a safetensors file.") { model, inputs, output, head, threads };
         cmd.SetAction(parse => CliErrors.Run(() =>
-            Run(CliErrors.ModelPath(parse.GetValue(model)!), parse.GetValue(inputs)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(head)!)));
+        {
+            string folder = CliErrors.ModelPath(parse.GetValue(model)!);
+            CliErrors.SetThreads(parse.GetValue(threads), Configuration.DebertaConfig.FromFile(folder));
+            return Run(folder, parse.GetValue(inputs)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(head)!);
+        }));
         return cmd;
     }
 

@@ -12,6 +12,13 @@ internal static class InfoCommand
     public static Command Create()
     {
         var dir = new Argument<string>("model") { Description = "Checkpoint folder, or a Hugging Face Hub repo id (then: what the local cache holds of it; no network)." };
+        dir.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && CliErrors.FolderProblem(result.Tokens[0].Value, ModelFolderNeeds.Config) is { } problem)
+            {
+                result.AddError(problem);
+            }
+        });
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var cmd = new Command("info", "Describe a checkpoint folder: architecture, sizes, parameters, dtype and how its keys load.") { dir, json };
         cmd.SetAction(parse => CliErrors.Run(() => parse.GetValue(dir)! is var model && !Directory.Exists(model) && Hub.PretrainedSource.IsRepoId(model)

@@ -20,7 +20,10 @@ internal static class PipelineCli
     /// <summary>The options every task command has.</summary>
     public sealed class Common
     {
-        public Option<string?> Model { get; } = new("--model") { Description = "Checkpoint folder (config.json, weights and tokenizer files: spm.model or vocab.json + merges.txt), or a Hugging Face Hub repo id." };
+        public Option<DirectoryInfo> Model { get; } = CliErrors.FolderOption(
+            "--model", "Checkpoint folder (config.json, weights and tokenizer files: spm.model, tokenizer.json or vocab.json + merges.txt), or a Hugging Face Hub repo id.", ModelFolderNeeds.ConfigAndTokenizer, required: true);
+
+        public Option<int?> Threads { get; } = CliErrors.ThreadsOption();
 
         public Option<bool> Json { get; } = new("--json") { Description = "Print one JSON object per input (JSON Lines) instead of tables." };
 
@@ -37,11 +40,16 @@ internal static class PipelineCli
             command.Options.Add(Input);
             command.Options.Add(BatchSize);
             command.Options.Add(MaxLength);
+            command.Options.Add(Threads);
         }
 
-        /// <summary>The checkpoint folder, required.</summary>
-        public string ModelFolder(ParseResult parse) =>
-            parse.GetValue(Model) is { Length: > 0 } m ? m : throw new UsageException("--model DIR is required.");
+        /// <summary>The checkpoint folder (checked by the parser), with torch's thread count set for its model (<c>--threads</c>).</summary>
+        public string ModelFolder(ParseResult parse)
+        {
+            string folder = CliErrors.ModelPath(parse.GetValue(Model)!);
+            CliErrors.SetThreads(parse.GetValue(Threads), DebertaSharp.Configuration.DebertaConfig.FromFile(folder));
+            return folder;
+        }
 
         /// <summary>Applies <c>--batch-size</c> and <c>--max-length</c> to a pipeline.</summary>
         public void Configure(ParseResult parse, Pipeline pipeline)

@@ -20,10 +20,12 @@ internal static class PretrainCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Checkpoint folder to start from (MLM: a masked-LM or base checkpoint; RTD: a folder with generator/ and discriminator/, or one discriminator checkpoint)." };
+        // Only the folder is checked at parse time: an RTD folder holds generator/ and discriminator/, not config.json.
+        var model = CliErrors.FolderOption("--model", "Checkpoint folder to start from (MLM: a masked-LM or base checkpoint; RTD: a folder with generator/ and discriminator/, or one discriminator checkpoint).", ModelFolderNeeds.Folder, required: false);
         var config = new Option<string?>("--config") { Description = "config.json to build a new, randomly initialised model from." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer folder (spm.model or vocab.json + merges.txt); default: the --model folder or the folder of --config." };
-        var corpus = new Option<string[]>("--corpus") { Description = "Text files or folders; one document per non-blank line.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var corpus = new Option<string[]>("--corpus") { Description = "Text files or folders; one document per non-blank line. From folders only text files are read (see --corpus-extensions); others are skipped and listed.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var corpusExtensions = new Option<string?>("--corpus-extensions") { Description = "Comma-separated extensions read from --corpus folders (default " + string.Join(",", TextCorpus.DefaultExtensions) + ")." };
         var output = new Option<string>("--output") { Description = "Output folder: checkpoint-<step>/ folders and the final model.", Required = true };
         var objective = new Option<string?>("--objective") { Description = "mlm (masked LM through the Enhanced Mask Decoder) or rtd (DeBERTa-v3 replaced-token detection); default mlm, or the checkpoint's when resuming." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (its configs and tokenizer are used)." };
@@ -43,12 +45,12 @@ internal static class PretrainCommand
         var logSteps = new Option<long>("--log-steps") { Description = "Average and print the losses every N steps.", DefaultValueFactory = _ => 10 };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, dropout, sampling, data order and masking.", DefaultValueFactory = _ => 42 };
         var shuffleBuffer = new Option<int>("--shuffle-buffer") { Description = "Examples in the shuffle buffer (1 = corpus order).", DefaultValueFactory = _ => 10_000 };
-        var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
+        var threads = CliErrors.ThreadsOption();
         var json = new Option<bool>("--json") { Description = "No live display; print one JSON summary at the end." };
 
         var command = new Command("pretrain", "Pre-train a DeBERTa model from text: masked LM with the Enhanced Mask Decoder (--objective mlm) or v3 replaced-token detection with GDES (--objective rtd).")
         {
-            model, config, tokenizer, corpus, output, objective, resume, maxSteps, batchSize, maxLength, learningRate, warmup, schedule,
+            model, config, tokenizer, corpus, corpusExtensions, output, objective, resume, maxSteps, batchSize, maxLength, learningRate, warmup, schedule,
             weightDecay, maxGradNorm, rtdWeight, generatorLayers, wholeWord, saveSteps, saveTotalLimit, logSteps, seed, shuffleBuffer, threads, json,
         };
         command.SetAction(parse =>
@@ -59,10 +61,11 @@ internal static class PretrainCommand
             {
                 var request = new Request
                 {
-                    Model = parse.GetValue(model) is { } m ? Hub.PretrainedSource.Resolve(m, Hub.PretrainedFiles.All) : null,
+                    Model = parse.GetValue(model) is { } m ? CliErrors.ModelPath(m) : null,
                     Config = parse.GetValue(config),
                     Tokenizer = parse.GetValue(tokenizer),
                     Corpus = parse.GetValue(corpus) ?? [],
+                    CorpusExtensions = parse.GetValue(corpusExtensions)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
                     Output = parse.GetValue(output)!,
                     Objective = parse.GetValue(objective),
                     Resume = parse.GetValue(resume),
@@ -107,6 +110,7 @@ internal static class PretrainCommand
         public string? Config { get; init; }
         public string? Tokenizer { get; init; }
         public required string[] Corpus { get; init; }
+        public string[]? CorpusExtensions { get; init; }
         public required string Output { get; init; }
         public string? Objective { get; init; }
         public bool Resume { get; init; }
@@ -120,11 +124,7 @@ internal static class PretrainCommand
     /// <summary>Builds the run, trains, and reports; returns the exit code.</summary>
     internal static int Run(Request request, TextWriter stdout, TextWriter stderr, CancellationToken stop)
     {
-        if (request.Threads is int n)
-        {
-            if (n < 1) throw new UsageException($"--threads must be at least 1, got {n}.");
-            TorchSharp.torch.set_num_threads(n);
-        }
+        if (request.Threads is < 1) throw new UsageException($"--threads must be at least 1, got {request.Threads}.");
         string output = Path.GetFullPath(request.Output);
         string? checkpoint = null;
         if (request.Resume)
@@ -150,10 +150,16 @@ internal static class PretrainCommand
 
         string tokenizerFolder = request.Tokenizer ?? FindTokenizer(checkpoint, request.Model, request.Config);
         var tokenizer = AutoTokenizer.FromPretrained(tokenizerFolder);
-        var corpus = new TextCorpus(request.Corpus);
+        var corpus = new TextCorpus(request.Corpus, request.CorpusExtensions);
+        if (corpus.Skipped.Count > 0)
+        {
+            stderr.WriteLine($"deberta pretrain: read {corpus.Files.Count} corpus files; skipped {corpus.Skipped.Count}:");
+            foreach (var skipped in corpus.Skipped) stderr.WriteLine($"  {skipped.File}: {skipped.Reason}");
+        }
 
         TrainingSeed.Set(options.Seed);   // reproducible initialisation of new weights
         using var model = BuildModel(objective, request, checkpoint, options);
+        CliErrors.SetThreads(request.Threads, model.Parts.Select(p => p.Model.Config).MaxBy(c => c.HiddenSize));   // the widest part decides
         CheckVocabulary(tokenizer, model, tokenizerFolder);
         var trainer = new Pretrainer(model, tokenizer, corpus, output, options);
 

@@ -11,7 +11,7 @@ internal static class TokenizeCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Checkpoint folder with spm.model (DeBERTa-v2/v3) or vocab.json + merges.txt (v1)." };
+        var model = CliErrors.FolderOption("--model", "Checkpoint folder with spm.model (DeBERTa-v2/v3) or vocab.json + merges.txt (v1).", ModelFolderNeeds.Tokenizer, required: true);
         var pair = new Option<string?>("--pair") { Description = "Second text of a pair, used with every TEXT." };
         // Parsed by hand (not Option<int?>) so a bad value exits with 2 like every other user error.
         var maxLength = new Option<string?>("--max-length") { Description = "Maximum length in tokens, special tokens included." };
@@ -50,7 +50,7 @@ internal static class TokenizeCommand
             TextWriter error = parse.InvocationConfiguration.Error;
             try
             {
-                string folder = parse.GetValue(model) is { Length: > 0 } m ? m : throw new UsageException("--model DIR is required.");
+                string folder = parse.GetValue(model)!.FullName;
                 var options = new EncodeOptions
                 {
                     MaxLength = ParseInt(parse.GetValue(maxLength), "--max-length", 1),

@@ -125,7 +125,7 @@ public sealed class CheckpointReader : IDisposable
         try
         {
             var byShard = new Dictionary<string, ITensorFile>(StringComparer.Ordinal);
-            foreach (var shard in weightMap.Values.Distinct(StringComparer.Ordinal))
+            foreach (var shard in weightMap.Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))   // shard files in name order (00001, 00002, …), not first-key order
             {
                 string shardPath = Path.Combine(folder, shard);
                 if (!File.Exists(shardPath))

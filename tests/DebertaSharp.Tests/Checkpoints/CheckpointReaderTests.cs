@@ -27,6 +27,15 @@ public class CheckpointReaderTests
     }
 
     [Fact]
+    public void ShardsAreListedInOrderWhateverKeyComesFirstInTheIndex()
+    {
+        // The index's first key (alphabetical) lives in the third shard; `deberta info` lists Files.
+        using var sharded = CheckpointReader.Open(Golden("deberta-v3-heads", "seqcls-sharded"));
+        Assert.Equal(["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"],
+            sharded.Files.Select(f => Path.GetFileName(f)));
+    }
+
+    [Fact]
     public void FolderWithBinOnlyReadsTheBin()
     {
         using var reader = CheckpointReader.Open(Golden("deberta-v3-heads", "tokcls-bin"));

@@ -24,7 +24,7 @@ public class BenchCommandTests
         Console.SetError(error);
         try
         {
-            return (root.Parse(args).Invoke(), output.ToString(), error.ToString());
+            return (DebertaSharp.Cli.DebertaCli.Invoke(root, args, new System.CommandLine.InvocationConfiguration { Output = output, Error = error }), output.ToString(), error.ToString());
         }
         finally
         {

@@ -41,6 +41,20 @@ public class FinetuneCommandTests
     }
 
     [Fact]
+    public void AUsedOutputFolderIsRefusedBeforeAnythingIsPrinted()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 8);
+        Directory.CreateDirectory(Path.Combine(dir.Path, "out", "checkpoint-3"));
+        File.WriteAllText(Path.Combine(dir.Path, "out", "checkpoint-3", "trainer_state.json"), "{}");
+        var (code, stdout, stderr) = Run(Args(dir, "text-classification", train) with { Json = false });
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);                       // no model summary, no progress
+        Assert.Contains("already holds checkpoints", stderr);
+        Assert.Contains("--overwrite", stderr);
+    }
+
+    [Fact]
     public void TextClassificationRoundTripsToAnHfCheckpointWithMetricsAndCurve()
     {
         using var dir = new TempDir();
@@ -83,8 +97,8 @@ public class FinetuneCommandTests
         var root = new System.CommandLine.RootCommand("test") { ClassifyCommand.Create() };
         var classifyOut = new StringWriter();
         var classifyErr = new StringWriter();
-        int classifyCode = root.Parse(["classify", "--model", output, "--top-k", "all", "--json", .. texts])
-            .Invoke(new System.CommandLine.InvocationConfiguration { Output = classifyOut, Error = classifyErr });
+        int classifyCode = DebertaSharp.Cli.DebertaCli.Invoke(root, ["classify", "--model", output, "--top-k", "all", "--json", .. texts],
+            new System.CommandLine.InvocationConfiguration { Output = classifyOut, Error = classifyErr });
         Assert.True(classifyCode == 0, classifyErr.ToString());
         var lines = classifyOut.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToArray();
         Assert.Equal(texts.Length, lines.Length);

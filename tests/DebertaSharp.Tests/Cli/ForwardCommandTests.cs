@@ -35,7 +35,7 @@ public class ForwardCommandTests
         Console.SetError(err);
         try
         {
-            int code = root.Parse(["forward", "--model", "/nonexistent/model", "--inputs", "/nonexistent/in.safetensors", "--output", "/tmp/x.safetensors"]).Invoke();
+            int code = DebertaSharp.Cli.DebertaCli.Invoke(root, ["forward", "--model", "/nonexistent/model", "--inputs", "/nonexistent/in.safetensors", "--output", "/tmp/x.safetensors"], new System.CommandLine.InvocationConfiguration { Error = err });
             Assert.Equal(CliErrors.UserError, code);
             Assert.Contains("/nonexistent/model", err.ToString());
         }

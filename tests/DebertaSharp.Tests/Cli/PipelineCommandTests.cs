@@ -19,7 +19,7 @@ public class PipelineCommandTests
         };
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = DebertaSharp.Cli.DebertaCli.Invoke(root, args, new InvocationConfiguration { Output = output, Error = error });
         return (code, output.ToString(), error.ToString());
     }
 

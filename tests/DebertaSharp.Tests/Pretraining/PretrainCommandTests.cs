@@ -25,7 +25,7 @@ public class PretrainCommandTests
         var root = new RootCommand("test") { PretrainCommand.Create() };
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = root.Parse(["pretrain", .. args]).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = DebertaSharp.Cli.DebertaCli.Invoke(root, ["pretrain", .. args], new InvocationConfiguration { Output = output, Error = error });
         return (code, output.ToString(), error.ToString());
     }
 
@@ -46,6 +46,25 @@ public class PretrainCommandTests
         var b = ReadAll(actual);
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var (key, t) in a) Assert.True(t.eq(b[key]).all().item<bool>(), $"{key} differs in {actual}");
+    }
+
+    [Fact]
+    public void ACorpusFolderGivesItsTextFilesAndTheRestIsListed()
+    {
+        // The tiny-v3 sample folder beside a copy of the corpus: config.json, spm.model, tokenizer JSON files are skipped.
+        using var threads = new SingleTorchThread();
+        using var tmp = new TempDir();
+        string corpus = Path.Combine(tmp.Path, "corpus");
+        Directory.CreateDirectory(corpus);
+        foreach (string file in Directory.GetFiles(PretrainingSamples.TinyV3)) File.Copy(file, Path.Combine(corpus, Path.GetFileName(file)));
+        File.Copy(PretrainingSamples.Corpus, Path.Combine(corpus, "corpus.txt"));
+        var (code, output, error) = Run(["--config", Path.Combine(PretrainingSamples.TinyV3, "config.json"), "--corpus", corpus,
+            "--batch-size", "4", "--max-length", "24", "--threads", "1", "--output", Path.Combine(tmp.Path, "out"), "--max-steps", "1", "--json"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("read 1 corpus files", error);
+        Assert.Contains(Path.Combine(corpus, "spm.model"), error);
+        Assert.Contains(Path.Combine(corpus, "config.json") + ": extension '.json'", error);
+        Assert.DoesNotContain(Path.Combine(corpus, "corpus.txt"), error);
     }
 
     [Fact]
@@ -186,7 +205,7 @@ public class PretrainingReadmeExampleTests
         using var tmp = new TempDir();
         string repo = Path.GetFullPath(Path.Combine(PretrainingSamples.Root, "..", ".."));
         string Repo(string relative) => Path.Combine(repo, relative);
-        string output = Path.Combine(tmp.Path, "pretrain-output");
+        string output = Path.Combine(tmp.Path, "pretrain-api-output");
 
         DebertaSharp.Pretraining.PretrainingResult Example(Action<CancellationTokenSource>? whileRunning = null)
         {
@@ -199,6 +218,15 @@ public class PretrainingReadmeExampleTests
             var progress = new ProgressLog(p => { if (p.Step == 13) whileRunning?.Invoke(stop); });
             return trainer.Run(progress, resumeFrom: DebertaSharp.Pretraining.Pretrainer.LatestCheckpoint(output), cancellationToken: stop.Token);
         }
+
+        // The snippet writes to a folder of its own: run after the CLI example, it must not resume that run's checkpoints.
+        string readme = File.ReadAllText(Repo("README.md"));
+        int snippet = readme.IndexOf("new Pretrainer(", StringComparison.Ordinal);
+        string snippetText = readme[snippet..readme.IndexOf("```", snippet, StringComparison.Ordinal)];
+        Assert.Contains("\"pretrain-api-output\"", snippetText);
+        Assert.Contains("LatestCheckpoint(\"pretrain-api-output\")", snippetText);
+        var bashBlocks = System.Text.RegularExpressions.Regex.Matches(readme, "```bash\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.DoesNotContain(bashBlocks, b => b.Value.Contains("pretrain-api-output", StringComparison.Ordinal));
 
         var first = Example(stop => stop.Cancel());
         Assert.False(first.Completed);

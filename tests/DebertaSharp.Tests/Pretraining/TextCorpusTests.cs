@@ -63,6 +63,38 @@ public class TextCorpusTests
     }
 
     [Fact]
+    public void FoldersGiveTextFilesOnlyAndReportTheRest()
+    {
+        // A checkpoint folder used as a corpus: only corpus.txt is text by extension and content.
+        using var tmp = new TempDir();
+        string d = Path.Combine(tmp.Path, "d");
+        Directory.CreateDirectory(Path.Combine(d, "sub"));
+        File.WriteAllText(Path.Combine(d, "corpus.txt"), "a line of text\n");
+        File.WriteAllText(Path.Combine(d, "README.md"), "# not corpus\n");
+        File.WriteAllText(Path.Combine(d, "config.json"), "{}");
+        File.Copy(Path.Combine(PretrainingSamples.TinyV3, "spm.model"), Path.Combine(d, "spm.model"));
+        File.WriteAllBytes(Path.Combine(d, "sub", "binary.txt"), [0x41, 0x00, 0x42]);
+        File.WriteAllBytes(Path.Combine(d, "sub", "latin1.txt"), [0x63, 0x61, 0x66, 0xE9, 0x0A]);
+        File.WriteAllText(Path.Combine(d, "sub", "more.TEXT"), "another line\n");
+
+        var corpus = new TextCorpus([d]);
+        Assert.Equal([Path.Combine(d, "corpus.txt"), Path.Combine(d, "sub", "more.TEXT")], corpus.Files);
+        var skipped = corpus.Skipped.ToDictionary(s => Path.GetRelativePath(d, s.File), s => s.Reason);
+        Assert.Equal(["README.md", "config.json", "spm.model", "sub/binary.txt", "sub/latin1.txt"], skipped.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains("extension '.md'", skipped["README.md"]);
+        Assert.Contains("NUL", skipped["sub/binary.txt"]);
+        Assert.Contains("UTF-8", skipped["sub/latin1.txt"]);
+
+        // The list is overridable; a file named directly is read whatever its extension, but never when binary.
+        Assert.Equal([Path.Combine(d, "README.md")], new TextCorpus([d], ["md"]).Files);
+        Assert.Equal([Path.GetFullPath(Path.Combine(d, "README.md"))], new TextCorpus([Path.Combine(d, "README.md")]).Files);
+        var ex = Assert.Throws<DatasetException>(() => new TextCorpus([Path.Combine(d, "spm.model")]));
+        Assert.Contains("spm.model", ex.Message);
+        ex = Assert.Throws<DatasetException>(() => new TextCorpus([Path.Combine(d, "sub")], [".json"]));
+        Assert.Contains("holds no text files", ex.Message);
+    }
+
+    [Fact]
     public void AnEmptyCorpusIsAnErrorNamingItsFiles()
     {
         using var tmp = new TempDir();

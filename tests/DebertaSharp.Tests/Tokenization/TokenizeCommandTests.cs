@@ -14,7 +14,7 @@ public class TokenizeCommandTests
         root.Subcommands.Add(TokenizeCommand.Create());
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = root.Parse(["tokenize", .. args]).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = DebertaSharp.Cli.DebertaCli.Invoke(root, ["tokenize", .. args], new InvocationConfiguration { Output = output, Error = error });
         return (code, output.ToString(), error.ToString());
     }
 
