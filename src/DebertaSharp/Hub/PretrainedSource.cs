@@ -20,6 +20,10 @@ public enum PretrainedFiles
     Model = Config | Weights,
     /// <summary>Model and tokenizer (pipelines).</summary>
     All = Config | Weights | Tokenizer,
+    /// <summary>The sentence-transformers files when the repository has them: <c>modules.json</c>,
+    /// <c>sentence_bert_config.json</c> and the <c>config.json</c> of every module folder it lists (e.g.
+    /// <c>1_Pooling/config.json</c>).</summary>
+    SentenceTransformer = 8,
 }
 
 /// <summary>
@@ -75,7 +79,7 @@ public static partial class PretrainedSource
     public static HubSnapshot Download(string repoId, PretrainedFiles files = PretrainedFiles.All, HubOptions? options = null,
         CancellationToken cancel = default)
     {
-        if ((files & PretrainedFiles.All) == 0) throw new ArgumentOutOfRangeException(nameof(files), files, "Ask for at least one kind of file.");
+        if ((files & (PretrainedFiles.All | PretrainedFiles.SentenceTransformer)) == 0) throw new ArgumentOutOfRangeException(nameof(files), files, "Ask for at least one kind of file.");
         options ??= HubOptions.Current;
         CheckRepoId(repoId);
         string prefix = Prefix(options);
@@ -89,6 +93,16 @@ public static partial class PretrainedSource
         if ((files & PretrainedFiles.Weights) != 0) found.AddRange(Weights(repo, prefix, cancel));
         if ((files & PretrainedFiles.Tokenizer) != 0)
             foreach (string name in TokenizerFiles) Add(repo.Get(prefix + name, required: false, cancel), prefix + name);
+        if ((files & PretrainedFiles.SentenceTransformer) != 0)
+        {
+            Add(repo.Get(prefix + "sentence_bert_config.json", required: false, cancel), prefix + "sentence_bert_config.json");
+            if (repo.Get(prefix + "modules.json", required: false, cancel) is { } modules)
+            {
+                found.Add(prefix + "modules.json");
+                foreach (string folder in ModuleFolders(modules, repo, prefix + "modules.json"))
+                    Add(repo.Get(prefix + folder + "/config.json", required: false, cancel), prefix + folder + "/config.json");
+            }
+        }
         return Snapshot(repo, options, found);
     }
 
@@ -167,6 +181,28 @@ public static partial class PretrainedSource
         throw new EntryNotFoundException(
             $"'{repo.RepoId}' has no weights at revision '{repo.Revision}': looked for {tried}.",
             repo.RepoId, repo.Revision, prefix + WeightFiles[0]);
+    }
+
+    /// <summary>The module folders (<c>path</c>s) a sentence-transformers <c>modules.json</c> lists, checked to stay inside the repository.</summary>
+    private static IEnumerable<string> ModuleFolders(string modulesPath, HubRepository repo, string modulesFile)
+    {
+        using var doc = StrictJson.ParseFile(modulesPath, MaxListingBytes,
+            (message, inner) => new HubException($"'{modulesFile}' of '{repo.RepoId}': {message}", repo.RepoId, repo.Revision, modulesFile, inner));
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+            throw new HubException($"'{modulesFile}' of '{repo.RepoId}' is not a JSON array of modules.", repo.RepoId, repo.Revision, modulesFile);
+        var folders = new List<string>();
+        foreach (var module in doc.RootElement.EnumerateArray())
+        {
+            if (module.ValueKind != JsonValueKind.Object || !module.TryGetProperty("path", out var path) || path.ValueKind != JsonValueKind.String)
+                continue;
+            string folder = path.GetString()!.Trim('/');
+            if (folder.Length == 0) continue;                                   // the Transformer module at the root
+            if (folder.Contains("..", StringComparison.Ordinal) || folder.Contains('\\') || folder.StartsWith('/'))
+                throw new HubException($"'{modulesFile}' of '{repo.RepoId}' names module path '{folder}' outside the repository.",
+                    repo.RepoId, repo.Revision, modulesFile);
+            folders.Add(folder);
+        }
+        return folders;
     }
 
     /// <summary>The distinct shard names of an index's <c>weight_map</c>, checked to stay inside its folder.</summary>

@@ -60,13 +60,14 @@ public sealed class SentenceEmbeddingPipeline : Pipeline
     /// <summary>
     /// Loads a sentence-transformers folder (with <c>modules.json</c>) or a plain checkpoint folder; the encoder only.
     /// </summary>
-    /// <param name="folder">The folder.</param>
+    /// <param name="folder">The folder, or a Hugging Face Hub repo id (fetched with its sentence-transformers files, see <see cref="Hub.PretrainedFiles.SentenceTransformer"/>).</param>
     /// <param name="options">Overrides of pooling and normalisation; <c>null</c> takes the folder's (plain checkpoint: mean, not normalised).</param>
     /// <param name="device">Device to run on (default CPU).</param>
     /// <param name="dtype">Floating-point type of the weights.</param>
     /// <exception cref="DebertaSharpException">Missing or bad files, or a sentence-transformers module DebertaSharp does not run.</exception>
     public static SentenceEmbeddingPipeline FromPretrained(string folder, SentenceEmbeddingOptions? options = null, Device? device = null, ScalarType? dtype = null)
     {
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.All | Hub.PretrainedFiles.SentenceTransformer);
         SentenceTransformerConfig? st = SentenceTransformerConfig.IsSentenceTransformer(folder) ? SentenceTransformerConfig.Read(folder) : null;
         PoolingMode pooling = options?.Pooling ?? st?.Pooling ?? PoolingMode.Mean;
         SentencePooling.Count(pooling);                                   // a bad mode fails before loading
