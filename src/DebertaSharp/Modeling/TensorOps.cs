@@ -16,16 +16,18 @@ internal static class TensorOps
     /// <summary>
     /// [..., n, m] → a new contiguous [..., m, n]. Copies each 2-D slice from its transposed view, which libtorch copies
     /// in cache-sized tiles (a whole-tensor <c>transpose(…).contiguous()</c> reads with a stride of a row and measured
-    /// 2.4× slower at 512 × 512 on the 2-core AMD EPYC of the benchmarks). Slices below 60 × 60 take the plain copy.
+    /// 2.4× slower at 512 × 512 on the 2-core AMD EPYC of the benchmarks). Slices below 60 × 60, other devices, and
+    /// inputs autograd records take the plain copy: under autograd every slice copy is a graph node of its own, and the
+    /// per-slice loop made a tiny model's training step (the quick start) ~1.7× slower.
     /// </summary>
     public static Tensor TransposeLastTwo(Tensor input)
     {
         long n = input.shape[^2], m = input.shape[^1];
         var batchShape = input.shape[..^2];
         var source = input.contiguous().view(-1, n, m);                                  // [N, n, m]
+        if (input.device_type != DeviceType.CPU || n * m < 60 * 60 || (input.requires_grad && is_grad_enabled()))
+            return source.transpose(1, 2).contiguous().view([.. batchShape, m, n]);
         var result = empty([source.shape[0], m, n], dtype: input.dtype, device: input.device);
-        if (input.device_type != DeviceType.CPU)
-            return result.copy_(source.transpose(1, 2)).view([.. batchShape, m, n]);
         for (long i = 0; i < source.shape[0]; i++)
         {
             using var slice = source[i];
