@@ -93,6 +93,17 @@ internal static class PipelineCli
     public static List<string> JsonlTexts(string path)
     {
         var texts = new List<string>();
+        ReadJsonl(path, (_, text, _) => texts.Add(text));
+        return texts;
+    }
+
+    /// <summary>
+    /// Reads a JSON Lines file (<c>--jsonl</c>): every non-blank line is parsed strictly (<see cref="StrictJson"/>) and
+    /// must be an object with a string <c>"text"</c>; <paramref name="onLine"/> gets the object, its text and the line
+    /// number. Every problem is a usage error naming the file and line.
+    /// </summary>
+    public static void ReadJsonl(string path, Action<JsonElement, string, int> onLine)
+    {
         int number = 0;
         try
         {
@@ -104,28 +115,32 @@ internal static class PipelineCli
                     continue;
                 }
 
-                JsonNode? node;
+                JsonElement root;
                 try
                 {
-                    node = JsonNode.Parse(line);
+                    using JsonDocument doc = StrictJson.Parse(StrictJson.Encode(line, path, JsonlError), path, JsonlError, firstLine: number);
+                    root = doc.RootElement.Clone();
                 }
-                catch (JsonException ex)
+                catch (DatasetException ex)
                 {
-                    throw new UsageException($"'{path}' line {number}: not valid JSON ({ex.Message}).");
+                    throw new UsageException(ex.Message);
                 }
 
-                texts.Add(node is JsonObject o && o["text"] is JsonValue v && v.TryGetValue(out string? text)
-                    ? text
-                    : throw new UsageException($"'{path}' line {number}: expected an object with a string \"text\"."));
+                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)
+                {
+                    throw new UsageException($"'{path}' line {number}: expected an object with a string \"text\".");
+                }
+
+                onLine(root, text.GetString()!, number);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new UsageException($"Cannot read --jsonl file '{path}': {ex.Message}");
         }
-
-        return texts;
     }
+
+    private static DebertaSharpException JsonlError(string message, Exception inner) => new DatasetException(message, inner);
 
     /// <summary>Runs a command body; library and usage errors print <c>deberta NAME: message</c> on the error writer and exit with 2.</summary>
     public static int Run(ParseResult parse, string name, Func<TextWriter, TextWriter, int> body)

@@ -7,6 +7,8 @@ using DebertaSharp.Tokenization;
 using DebertaSharp.Training;
 using Spectre.Console;
 
+using UsageException = DebertaSharp.Cli.Commands.PipelineCli.UsageException;
+
 namespace DebertaSharp.Cli.Commands;
 
 /// <summary>
@@ -337,9 +339,6 @@ internal static class PretrainCommand
         "constant" => ScheduleKind.Constant,
         _ => throw new UsageException($"--schedule must be linear, cosine or constant, got '{value}'."),
     };
-
-    /// <summary>A wrong or inconsistent command-line argument.</summary>
-    private sealed class UsageException(string message) : Exception(message);
 
     /// <summary>Reports synchronously on the training thread.</summary>
     private sealed class SyncProgress(Action<PretrainingProgress> report) : IProgress<PretrainingProgress>

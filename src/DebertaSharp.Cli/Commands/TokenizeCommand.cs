@@ -3,6 +3,8 @@ using System.Text.Json;
 using DebertaSharp.Tokenization;
 
 
+using UsageException = DebertaSharp.Cli.Commands.PipelineCli.UsageException;
+
 namespace DebertaSharp.Cli.Commands;
 
 /// <summary><c>deberta tokenize</c>: encode texts with a checkpoint's tokenizer and print one JSON object per input.</summary>
@@ -148,63 +150,20 @@ internal static class TokenizeCommand
         _ => throw new UsageException($"--padding '{value}' is not one of max_length, longest, none."),
     };
 
-    private static void ReadJsonLines(string path, List<string> firsts, List<string?> seconds)
-    {
-        IEnumerable<string> lines;
-        try
+    private static void ReadJsonLines(string path, List<string> firsts, List<string?> seconds) =>
+        PipelineCli.ReadJsonl(path, (root, text, number) =>
         {
-            lines = File.ReadLines(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"Cannot read --jsonl file '{path}': {ex.Message}");
-        }
-
-        int number = 0;
-        try
-        {
-            foreach (string line in lines)
+            string? second = null;
+            if (root.TryGetProperty("text_pair", out JsonElement p) && p.ValueKind != JsonValueKind.Null)
             {
-                number++;
-                if (string.IsNullOrWhiteSpace(line))
-                {
-                    continue;
-                }
-
-                JsonElement root;
-                try
-                {
-                    using JsonDocument doc = StrictJson.Parse(System.Text.Encoding.UTF8.GetBytes(line), path,
-                        (message, inner) => new DatasetException(message, inner), firstLine: number);
-                    root = doc.RootElement.Clone();
-                }
-                catch (DatasetException ex)
-                {
-                    throw new UsageException(ex.Message);
-                }
-
-                if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)
-                {
-                    throw new UsageException($"'{path}' line {number}: expected an object with a string \"text\".");
-                }
-
-                string? second = null;
-                if (root.TryGetProperty("text_pair", out JsonElement p) && p.ValueKind != JsonValueKind.Null)
-                {
-                    second = p.ValueKind == JsonValueKind.String
-                        ? p.GetString()
-                        : throw new UsageException($"'{path}' line {number}: \"text_pair\" must be a string or null.");
-                }
-
-                firsts.Add(text.GetString()!);
-                seconds.Add(second);
+                second = p.ValueKind == JsonValueKind.String
+                    ? p.GetString()
+                    : throw new UsageException($"'{path}' line {number}: \"text_pair\" must be a string or null.");
             }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"Cannot read --jsonl file '{path}': {ex.Message}");
-        }
-    }
+
+            firsts.Add(text);
+            seconds.Add(second);
+        });
 
     private static string ToJson(Tokenization.TokenEncoding encoding, Fields fields, int? sample)
     {
@@ -275,6 +234,4 @@ internal static class TokenizeCommand
         writer.WriteEndArray();
     }
 
-    /// <summary>A mistake in the command line or its input files (reported without a stack trace, exit code 2).</summary>
-    private sealed class UsageException(string message) : Exception(message);
 }

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DebertaSharp.Checkpoints;
+using DebertaSharp.Configuration;
 using DebertaSharp.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -316,13 +317,9 @@ public static class Lora
     /// <exception cref="DebertaConfigurationException">A missing or bad file, or an unsupported setting (named).</exception>
     public static LoraOptions ReadConfig(string path)
     {
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new DebertaConfigurationException($"'{path}' must hold a JSON object.");
-        }
-        catch (JsonException e) { throw new DebertaConfigurationException($"'{path}' is not valid JSON: {e.Message}", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DebertaConfigurationException($"Cannot read '{path}': {e.Message}", e); }
+        StrictJson.ErrorFactory error = (message, inner) => new DebertaConfigurationException(message, inner);
+        JsonObject root = StrictJson.ParseNode(StrictJson.ReadFile(path, DebertaConfig.MaxConfigBytes, error), path, error, lenient: true) as JsonObject
+            ?? throw new DebertaConfigurationException($"'{path}' must hold a JSON object.");
 
         string? Text(string key) => root[key] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
         bool Flag(string key) => root[key] is JsonValue v && v.TryGetValue(out bool b) && b;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DebertaSharp.Configuration;
 
 namespace DebertaSharp.Pipelines;
 
@@ -132,20 +133,6 @@ public sealed record SentenceTransformerConfig
         return v.TryGetInt32(out int n) && n >= 4 ? n : throw new DebertaConfigurationException($"'{path}': max_seq_length must be an integer ≥ 4, got {v.GetRawText()}.");
     }
 
-    private static JsonDocument Parse(string path)
-    {
-        try
-        {
-            using FileStream stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true });
-        }
-        catch (JsonException ex)
-        {
-            throw new DebertaConfigurationException($"'{path}' is not valid JSON: {ex.Message}", ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new DebertaConfigurationException($"Cannot read '{path}': {ex.Message}", ex);
-        }
-    }
+    private static JsonDocument Parse(string path) =>
+        StrictJson.ParseFile(path, DebertaConfig.MaxConfigBytes, (message, inner) => new DebertaConfigurationException(message, inner), lenient: true);
 }

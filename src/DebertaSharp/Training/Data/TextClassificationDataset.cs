@@ -158,17 +158,19 @@ public sealed class TextClassificationDataset : FineTuningDataset
         if (!field.StartsWith('[')) return [.. field.Split(delimiter, StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)];
         try
         {
-            using var doc = System.Text.Json.JsonDocument.Parse(field);
+            using var doc = StrictJson.Parse(StrictJson.Encode(field, where, LabelListError), where, LabelListError);
             return [.. doc.RootElement.EnumerateArray().Select(e => e.ValueKind is System.Text.Json.JsonValueKind.String or System.Text.Json.JsonValueKind.Number
                 ? (e.ValueKind == System.Text.Json.JsonValueKind.String ? e.GetString()! : e.GetRawText()).Trim()
                 : throw new DatasetException($"{where}: a label list may hold strings or numbers, got {e.ValueKind.ToString().ToLowerInvariant()}."))
                 .Where(l => l.Length > 0)];
         }
-        catch (System.Text.Json.JsonException e)
+        catch (DatasetException e) when (e.InnerException is System.Text.Json.JsonException or System.Text.EncoderFallbackException)
         {
             throw new DatasetException($"{where}: the label field starts with '[' but is not a JSON list ({e.Message}).", e);
         }
     }
+
+    private static DebertaSharpException LabelListError(string message, Exception inner) => new DatasetException(message, inner);
 
     /// <inheritdoc/>
     public override int LengthOf(int index) => _ids[index].Length;
