@@ -92,8 +92,11 @@ internal static class InputValidation
             foreach (var (name, t) in new[] { ("attention_mask", prepared.AttentionMask), ("token_type_ids", prepared.TokenTypeIds), ("position_ids", prepared.PositionIds) })
                 if (t is not null && !t.shape.SequenceEqual(ids.shape))
                     throw new DebertaInputException($"{name} has shape {Shape(t)} but input_ids has {Shape(ids)}.");
-            using var flat = prepared.InputIds.reshape(-1, length);
-            Check(config, new DebertaInputs(flat));
+            using var flatIds = prepared.InputIds.reshape(-1, length);
+            using var flatMask = prepared.AttentionMask?.reshape(-1, length);
+            using var flatTypes = prepared.TokenTypeIds?.reshape(-1, length);
+            using var flatPositions = prepared.PositionIds?.reshape(-1, length);
+            Check(config, new DebertaInputs(flatIds) { AttentionMask = flatMask, TokenTypeIds = flatTypes, PositionIds = flatPositions });
         }
         return prepared;
     }

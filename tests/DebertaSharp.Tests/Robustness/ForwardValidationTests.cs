@@ -95,6 +95,19 @@ public class ForwardValidationTests
     }
 
     [Fact]
+    public void MultipleChoiceTokenTypesAreRangeCheckedLikeTheEncodersOwn()
+    {
+        // The choices are flattened to [batch·choices, length] before the encoder's checks: token_type_ids too, not only the ids.
+        var config = Config();
+        config.TypeVocabSize = 2;
+        using var model = new DebertaForMultipleChoice(config);
+        var ids = Ids(6, 5).view(2, 3, 5);
+        Fails(model, new DebertaInputs(ids) { TokenTypeIds = full(2, 3, 5, 2L) }, "token_type_ids", "type_vocab_size");
+        using var ok = model.Forward(new DebertaInputs(ids) { TokenTypeIds = ones(2, 3, 5, dtype: ScalarType.Int64) });
+        Assert.Equal([2L, 3L], ok.Logits!.shape);
+    }
+
+    [Fact]
     public void QuestionAnsweringPositions()
     {
         using var model = new DebertaForQuestionAnswering(Config());
