@@ -48,8 +48,8 @@ internal static class StrictJson
     }
 
     /// <summary>Parses a file into a document (the caller disposes it).</summary>
-    public static JsonDocument ParseFile(string path, long maxBytes, ErrorFactory error, bool lenient = false) =>
-        Parse(ReadFile(path, maxBytes, error), path, error, lenient);
+    public static JsonDocument ParseFile(string path, long maxBytes, ErrorFactory error, bool lenient = false, bool comments = true) =>
+        Parse(ReadFile(path, maxBytes, error), path, error, lenient, comments: comments);
 
     /// <summary>Parses UTF-8 bytes into a document (the caller disposes it).</summary>
     /// <param name="utf8">The JSON text.</param>
@@ -57,15 +57,16 @@ internal static class StrictJson
     /// <param name="error">Makes the caller's exception type.</param>
     /// <param name="lenient">Allow comments and trailing commas (HF's Python loaders do not, but hand-edited files have them).</param>
     /// <param name="firstLine">The line number of the first byte, for a record cut out of a larger file (JSONL).</param>
-    public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, string source, ErrorFactory error, bool lenient = false, int firstLine = 1)
+    /// <param name="comments">With <paramref name="lenient"/>: comments too (false: trailing commas only).</param>
+    public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, string source, ErrorFactory error, bool lenient = false, int firstLine = 1, bool comments = true)
     {
-        utf8 = Validate(utf8, source, error, lenient, firstLine);
+        utf8 = Validate(utf8, source, error, lenient, firstLine, comments);
         try
         {
             return JsonDocument.Parse(utf8, new JsonDocumentOptions
             {
                 AllowTrailingCommas = lenient,
-                CommentHandling = lenient ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
+                CommentHandling = lenient && comments ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
                 MaxDepth = MaxDepth,
             });
         }
@@ -76,16 +77,16 @@ internal static class StrictJson
     }
 
     /// <summary>Parses UTF-8 bytes into a mutable node tree.</summary>
-    /// <inheritdoc cref="Parse(ReadOnlyMemory{byte}, string, ErrorFactory, bool, int)"/>
-    public static JsonNode? ParseNode(ReadOnlyMemory<byte> utf8, string source, ErrorFactory error, bool lenient = false)
+    /// <inheritdoc cref="Parse(ReadOnlyMemory{byte}, string, ErrorFactory, bool, int, bool)"/>
+    public static JsonNode? ParseNode(ReadOnlyMemory<byte> utf8, string source, ErrorFactory error, bool lenient = false, bool comments = true)
     {
-        utf8 = Validate(utf8, source, error, lenient, 1);
+        utf8 = Validate(utf8, source, error, lenient, 1, comments);
         try
         {
             return JsonNode.Parse(utf8.Span, documentOptions: new JsonDocumentOptions
             {
                 AllowTrailingCommas = lenient,
-                CommentHandling = lenient ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
+                CommentHandling = lenient && comments ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
                 MaxDepth = MaxDepth,
             });
         }
@@ -112,7 +113,7 @@ internal static class StrictJson
     /// Checks the rules of this class over the whole text and returns it without a leading BOM. Readers that walk
     /// the tokens themselves (SQuAD with line numbers) call this first and can then read every string safely.
     /// </summary>
-    public static ReadOnlyMemory<byte> Validate(ReadOnlyMemory<byte> utf8, string source, ErrorFactory error, bool lenient, int firstLine = 1)
+    public static ReadOnlyMemory<byte> Validate(ReadOnlyMemory<byte> utf8, string source, ErrorFactory error, bool lenient, int firstLine = 1, bool comments = true)
     {
         ReadOnlySpan<byte> span = utf8.Span;
         if (span.Length >= 3 && span[0] == 0xEF && span[1] == 0xBB && span[2] == 0xBF)
@@ -128,7 +129,7 @@ internal static class StrictJson
         var reader = new Utf8JsonReader(span, new JsonReaderOptions
         {
             AllowTrailingCommas = lenient,
-            CommentHandling = lenient ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
+            CommentHandling = lenient && comments ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
             MaxDepth = MaxDepth,
         });
         // One set of names per open object; arrays push null.

@@ -318,7 +318,7 @@ public static class Lora
     public static LoraOptions ReadConfig(string path)
     {
         StrictJson.ErrorFactory error = (message, inner) => new DebertaConfigurationException(message, inner);
-        JsonObject root = StrictJson.ParseNode(StrictJson.ReadFile(path, DebertaConfig.MaxConfigBytes, error), path, error, lenient: true) as JsonObject
+        JsonObject root = StrictJson.ParseNode(StrictJson.ReadFile(path, DebertaConfig.MaxConfigBytes, error), path, error) as JsonObject
             ?? throw new DebertaConfigurationException($"'{path}' must hold a JSON object.");
 
         string? Text(string key) => root[key] is JsonValue v && v.TryGetValue(out string? s) ? s : null;

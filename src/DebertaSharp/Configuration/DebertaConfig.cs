@@ -269,7 +269,7 @@ public sealed class DebertaConfig
     private static DebertaConfig Parse(byte[] utf8, string source)
     {
         // Trailing commas stay tolerated, as before; comments were never accepted.
-        JsonObject obj = StrictJson.ParseNode(utf8, source, ConfigError, lenient: true) as JsonObject
+        JsonObject obj = StrictJson.ParseNode(utf8, source, ConfigError, lenient: true, comments: false) as JsonObject
                          ?? throw new DebertaConfigurationException($"{source}: the top level must be a JSON object.");
 
         var r = new Reader(obj, source);

@@ -134,5 +134,6 @@ public sealed record SentenceTransformerConfig
     }
 
     private static JsonDocument Parse(string path) =>
-        StrictJson.ParseFile(path, DebertaConfig.MaxConfigBytes, (message, inner) => new DebertaConfigurationException(message, inner), lenient: true);
+        StrictJson.ParseFile(path, DebertaConfig.MaxConfigBytes, (message, inner) => new DebertaConfigurationException(message, inner),
+            lenient: true, comments: false);   // trailing commas tolerated, as before
 }

@@ -18,6 +18,17 @@ namespace DebertaSharp.Tests.Robustness;
 /// </summary>
 public class StrictJsonTests
 {
+    [Fact]
+    public void ConfigJsonToleratesTrailingCommasButNotComments()
+    {
+        // As before the strict reader: config.json (like sentence-transformers' module configs) took trailing commas, never comments.
+        string json = DebertaSharp.Tests.Training.TinyModels.V3().ToJson().TrimEnd();
+        string trailing = json[..json.LastIndexOf('}')].TrimEnd() + ",\n}";
+        Assert.Equal(DebertaConfig.Parse(json).HiddenSize, DebertaConfig.Parse(trailing).HiddenSize);
+        var e = Assert.Throws<DebertaConfigurationException>(() => DebertaConfig.Parse("// a comment\n" + json));
+        Assert.Contains("not valid JSON", e.Message);
+    }
+
     public enum Damage { LoneSurrogate, BadUtf8, DuplicateKey }
 
     /// <summary>Inserts one bad member right after the first '{' of a JSON text.</summary>
