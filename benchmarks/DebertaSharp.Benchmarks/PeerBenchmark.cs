@@ -50,7 +50,7 @@ internal static class PeerBenchmark
         Console.WriteLine();
         Console.WriteLine($"CPU: {CpuInfo.Describe()}");
         Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version}, ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version} (CPU EP, ORT_ENABLE_ALL, " +
-                          $"sequential, inter-op 1, allow_spinning 0); load average at start {LoadAverage()}.");
+                          $"sequential, inter-op 1, allow_spinning 0); load average at start {CpuInfo.LoadAverage()}.");
         Console.WriteLine($"Interleaved pairs (DebertaSharp, ORT) per row: {rounds} after one warm-up pair; ratio = median of per-pair ratios; float32.");
         Console.WriteLine();
 
@@ -95,7 +95,7 @@ internal static class PeerBenchmark
         }
         Console.WriteLine();
         if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
-        Console.WriteLine($"Load average at end {LoadAverage()}.");
+        Console.WriteLine($"Load average at end {CpuInfo.LoadAverage()}.");
     }
 
     /// <summary>DebertaSharp bfloat16 against float32 on the same inputs, interleaved: whether bf16 pays on this CPU.</summary>
@@ -190,5 +190,4 @@ internal static class PeerBenchmark
         return max;
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

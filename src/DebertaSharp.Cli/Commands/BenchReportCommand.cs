@@ -39,14 +39,12 @@ internal static class BenchReportCommand
 
     private static string? Existing(string path) => Directory.Exists(path) ? Path.GetFullPath(path) : null;
 
-    private static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
-
     private static void Run(BenchSubject subject, List<(long Batch, long Length)> shapes, int pairs, string? fixture, string? tokenizerFolder)
     {
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"# DebertaSharp performance: {subject.Description}");
         Console.WriteLine();
-        Console.WriteLine($"CPU: {CpuInfo.Describe()}; torch threads {subject.Threads}, libtorch via TorchSharp {typeof(torch).Assembly.GetName().Version}; load average at start {Load()}.");
+        Console.WriteLine($"CPU: {CpuInfo.Describe()}; torch threads {subject.Threads}, libtorch via TorchSharp {typeof(torch).Assembly.GetName().Version}; load average at start {CpuInfo.LoadAverage()}.");
         Console.WriteLine($"Timings: medians of alternated pairs (A B A B …) in one process, ratio = median of per-pair ratios. Memory: peak resident set (VmHWM) of a fresh child process.");
         Console.WriteLine();
 
@@ -188,7 +186,7 @@ internal static class BenchReportCommand
             Console.WriteLine("No tokenizer folder (give --tokenizer DIR).");
         }
         Console.WriteLine();
-        Console.WriteLine($"Load average at end {Load()}; report took {clock.Elapsed.TotalMinutes:F1} min.");
+        Console.WriteLine($"Load average at end {CpuInfo.LoadAverage()}; report took {clock.Elapsed.TotalMinutes:F1} min.");
     }
 
     /// <summary>The options a child needs to measure the same subject.</summary>

@@ -34,8 +34,12 @@ public static class CpuInfo
     {
         var flags = Flags;
         return $"{ModelName}, {Environment.ProcessorCount} logical CPUs, ISA: {(flags.Count == 0 ? "unknown" : string.Join(' ', flags))}"
-               + (flags.Count > 0 && !HasAmx ? " (no AMX)" : "");
+               + (flags.Count > 0 && !flags.Contains("amx_bf16") ? " (no AMX)" : "");
     }
+
+    /// <summary>The 1-, 5- and 15-minute load averages from <c>/proc/loadavg</c> (<c>n/a</c> elsewhere): how busy the machine was during a timing.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     private static IEnumerable<string> CpuInfoLines() => File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").Take(64) : [];
 }
