@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using DebertaSharp.Modeling;
 
 namespace DebertaSharp.Adapters;
 
@@ -60,8 +61,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        Tensor y = nn.functional.linear(x, weight, bias);
-        Tensor update = lora_B.forward(lora_A.forward(lora_dropout.forward(x)));
+        Tensor y = Dense.Linear(x, weight, bias);
+        Tensor update = Dense.Forward(lora_B, Dense.Forward(lora_A, lora_dropout.forward(x)));
         return y.add_(update, alpha: Scaling).MoveToOuterDisposeScope();
     }
 }

@@ -64,7 +64,7 @@ public sealed class DebertaEmbeddings : nn.Module
             tokenTypeIds ??= zeros_like(inputIds);
             embeddings = embeddings + token_type_embeddings.forward(tokenTypeIds);
         }
-        if (embed_proj is not null) embeddings = embed_proj.forward(embeddings);           // [B, L, H]
+        if (embed_proj is not null) embeddings = Dense.Forward(embed_proj, embeddings);           // [B, L, H]
         embeddings = LayerNorm.forward(embeddings);
         if (mask is not null) embeddings = embeddings * mask.unsqueeze(2).to(embeddings.dtype);
         return dropout.forward(embeddings).MoveToOuterDisposeScope();

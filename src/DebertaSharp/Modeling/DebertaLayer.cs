@@ -25,7 +25,7 @@ public sealed class DebertaResidualOutput : nn.Module
     public Tensor Forward(Tensor x, Tensor residual)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(dropout.forward(dense.forward(x)) + residual).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(Dense.Forward(dense, x)) + residual).MoveToOuterDisposeScope();
     }
 }
 
@@ -76,7 +76,7 @@ public sealed class DebertaIntermediate : nn.Module
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Activations.Apply(_activation, dense.forward(x)).MoveToOuterDisposeScope();
+        return Activations.Apply(_activation, Dense.Forward(dense, x)).MoveToOuterDisposeScope();
     }
 }
 

@@ -125,7 +125,7 @@ public sealed class DisentangledSelfAttention : nn.Module
             Tensor q, k, v;
             if (queryStates is null)
             {
-                var qkv = in_proj!.forward(hidden).view(hidden.shape[0], hidden.shape[1], _heads, 3, _headSize);
+                var qkv = Dense.Forward(in_proj!, hidden).view(hidden.shape[0], hidden.shape[1], _heads, 3, _headSize);
                 q = qkv.select(3, 0).permute(0, 2, 1, 3);
                 k = qkv.select(3, 1).permute(0, 2, 1, 3);
                 v = qkv.select(3, 2).permute(0, 2, 1, 3);
@@ -141,9 +141,9 @@ public sealed class DisentangledSelfAttention : nn.Module
             v = v + v_bias!.view(1, _heads, 1, _headSize);
             return (q, k, v);
         }
-        return (SplitHeads(query_proj!.forward(queryStates ?? hidden)),
-                SplitHeads(key_proj!.forward(hidden)),
-                SplitHeads(value_proj!.forward(hidden)));
+        return (SplitHeads(Dense.Forward(query_proj!, queryStates ?? hidden)),
+                SplitHeads(Dense.Forward(key_proj!, hidden)),
+                SplitHeads(Dense.Forward(value_proj!, hidden)));
     }
 
     /// <summary>[B, L, heads·d] → [B, heads, L, d].</summary>
@@ -153,10 +153,10 @@ public sealed class DisentangledSelfAttention : nn.Module
     private Tensor SplitHeadsRows(Tensor x) => x.view(x.shape[0], _heads, _headSize).permute(1, 0, 2);
 
     /// <summary>Kr = key-side projection of the relative rows, [heads, R, d].</summary>
-    private Tensor PositionKeys(Tensor rows) => SplitHeadsRows((_v1 ? pos_proj! : pos_key_proj ?? key_proj!).forward(rows));
+    private Tensor PositionKeys(Tensor rows) => SplitHeadsRows(Dense.Forward(_v1 ? pos_proj! : pos_key_proj ?? key_proj!, rows));
 
     /// <summary>Qr / scale = query-side projection of the relative rows, scaled, [heads, R, d].</summary>
-    private Tensor PositionQueries(Tensor rows) => SplitHeadsRows((_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!).forward(rows)) / _scale;
+    private Tensor PositionQueries(Tensor rows) => SplitHeadsRows(Dense.Forward(_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!, rows)) / _scale;
 
     private bool DropoutActive => training && _dropoutProbability > 0;
 

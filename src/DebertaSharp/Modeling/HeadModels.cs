@@ -219,7 +219,7 @@ public sealed class DebertaForSequenceClassification : DebertaPreTrainedModel
     protected override DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions)
     {
         var (last, all, attentions) = deberta.Encode(inputs, outputHiddenStates, outputAttentions);
-        var logits = classifier.forward(dropout.forward(pooler.Forward(last)));      // [B, labels]
+        var logits = Dense.Forward(classifier, dropout.forward(pooler.Forward(last)));      // [B, labels]
         Tensor? loss = null;
         if (inputs.Labels is { } labels) (logits, loss) = Losses.SequenceClassification(Config, logits, labels);
         return new DebertaOutput { LastHiddenState = last, HiddenStates = all, Attentions = attentions, Logits = logits, Loss = loss };
@@ -257,7 +257,7 @@ public sealed class DebertaForTokenClassification : DebertaPreTrainedModel
     protected override DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions)
     {
         var (last, all, attentions) = deberta.Encode(inputs, outputHiddenStates, outputAttentions);
-        var logits = classifier.forward(dropout.forward(last));                         // [B, L, labels]
+        var logits = Dense.Forward(classifier, dropout.forward(last));                         // [B, L, labels]
         Tensor? loss = null;
         if (inputs.Labels is { } labels)
             loss = F.cross_entropy(logits.view(-1, Config.NumLabels), labels.view(-1), ignore_index: -100);
@@ -296,7 +296,7 @@ public sealed class DebertaForQuestionAnswering : DebertaPreTrainedModel
     protected override DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions)
     {
         var (last, all, attentions) = deberta.Encode(inputs, outputHiddenStates, outputAttentions);
-        var scores = qa_outputs.forward(last);                                           // [B, L, 2]
+        var scores = Dense.Forward(qa_outputs, last);                                           // [B, L, 2]
         var start = scores.select(-1, 0).contiguous();
         var end = scores.select(-1, 1).contiguous();
         Tensor? loss = null;
@@ -361,7 +361,7 @@ public sealed class DebertaForMultipleChoice : DebertaPreTrainedModel
             Validated = inputs.Validated,
         };
         var (last, all, attentions) = deberta.Encode(flat, outputHiddenStates, outputAttentions);
-        var logits = classifier.forward(dropout.forward(pooler.Forward(last))).view(-1, choices);   // [B, C]
+        var logits = Dense.Forward(classifier, dropout.forward(pooler.Forward(last))).view(-1, choices);   // [B, C]
         Tensor? loss = null;
         if (inputs.Labels is { } labels) loss = F.cross_entropy(logits, labels.view(-1));
         return new DebertaOutput { LastHiddenState = last, HiddenStates = all, Attentions = attentions, Logits = logits, Loss = loss };

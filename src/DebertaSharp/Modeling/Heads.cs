@@ -31,7 +31,7 @@ public sealed class ContextPooler : nn.Module
     {
         using var scope = NewDisposeScope();
         var first = dropout.forward(hidden.select(1, 0));
-        return Activations.Apply(_activation, dense.forward(first)).MoveToOuterDisposeScope();
+        return Activations.Apply(_activation, Dense.Forward(dense, first)).MoveToOuterDisposeScope();
     }
 }
 
@@ -67,7 +67,7 @@ public sealed class MaskedLMTransform : nn.Module
     public Tensor Forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(Activations.Apply(_activation, dense.forward(hidden))).MoveToOuterDisposeScope();
+        return LayerNorm.forward(Activations.Apply(_activation, Dense.Forward(dense, hidden))).MoveToOuterDisposeScope();
     }
 }
 
@@ -93,7 +93,7 @@ public sealed class LegacyLMPredictionHead : nn.Module, IMaskedLMHead
     {
         using var scope = NewDisposeScope();
         var h = transform.Forward(hidden);
-        var logits = decoder is null ? h.matmul(wordEmbeddings.t()) : decoder.forward(h);
+        var logits = decoder is null ? h.matmul(wordEmbeddings.t()) : Dense.Forward(decoder, h);
         return (logits + bias).MoveToOuterDisposeScope();
     }
 }
@@ -120,7 +120,7 @@ public sealed class LMPredictionHead : nn.Module, IMaskedLMHead
     public Tensor Forward(Tensor hidden, Tensor wordEmbeddings)
     {
         using var scope = NewDisposeScope();
-        var h = LayerNorm.forward(Activations.Apply(_activation, dense.forward(hidden)));
+        var h = LayerNorm.forward(Activations.Apply(_activation, Dense.Forward(dense, hidden)));
         return (h.matmul(wordEmbeddings.t()) + bias).MoveToOuterDisposeScope();
     }
 }

@@ -1,0 +1,23 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Modeling;
+
+/// <summary>
+/// The one place the model's dense (Linear) layers run. Every projection, feed-forward and head Linear of the model
+/// goes through <see cref="Forward"/>, so how a matrix product is computed (kernel, precision) is decided here once,
+/// not at each call site.
+/// </summary>
+internal static class Dense
+{
+    /// <summary>
+    /// Runs <paramref name="layer"/> on <paramref name="x"/>: a plain <see cref="Linear"/> through <see cref="Linear(Tensor, Tensor, Tensor?)"/>,
+    /// any other module (an adapter such as LoRA, which calls <see cref="Linear(Tensor, Tensor, Tensor?)"/> for its base) through its own forward.
+    /// </summary>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> layer, Tensor x) =>
+        layer is Linear linear ? Linear(x, linear.weight!, linear.bias) : layer.forward(x);
+
+    /// <summary>x·Wᵀ + b; <paramref name="x"/> [..., in], <paramref name="weight"/> [out, in], <paramref name="bias"/> [out] → [..., out].</summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => nn.functional.linear(x, weight, bias);
+}
