@@ -154,9 +154,23 @@ public static class DenseKernels
         return result;
     }
 
-    /// <summary>oneDNN's inner product on <paramref name="x"/> [..., in] flattened to [rows, in], reshaped back to [..., out].</summary>
-    internal static Tensor OneDnn(Tensor x, Tensor weight, Tensor? bias)
+    /// <summary>
+    /// oneDNN's inner product x·Wᵀ + b, whatever <see cref="Kernel"/> says (benchmarks and checks): <paramref name="x"/>
+    /// [..., in] is flattened to [rows, in] and the result reshaped to [..., out]. Does not record autograd history.
+    /// </summary>
+    /// <param name="x">float32 CPU input [..., in].</param>
+    /// <param name="weight">float32 CPU weight [out, in].</param>
+    /// <param name="bias">float32 CPU bias [out], or <c>null</c>.</param>
+    /// <returns>[..., out], in the caller's dispose scope.</returns>
+    /// <exception cref="DebertaInputException">A tensor is not float32 on the CPU, or the shapes do not fit (the message says which).</exception>
+    public static Tensor OneDnn(Tensor x, Tensor weight, Tensor? bias)
     {
+        foreach (var (name, t) in new[] { ("x", x), ("weight", weight), ("bias", bias) })
+            if (t is not null && (t.dtype != ScalarType.Float32 || t.device_type != DeviceType.CPU))
+                throw new DebertaInputException($"DenseKernels.OneDnn takes float32 CPU tensors; {name} is {t.dtype} on {t.device}.");
+        if (weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1] || (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0])))
+            throw new DebertaInputException($"DenseKernels.OneDnn: x [{string.Join(", ", x.shape)}], weight [{string.Join(", ", weight.shape)}] and " +
+                                            $"bias [{(bias is null ? "none" : string.Join(", ", bias.shape))}] do not fit x·weightᵀ + bias.");
         using var scope = NewDisposeScope();
         long[] outShape = [.. x.shape[..^1], weight.shape[0]];
         var rows = x.reshape(-1, x.shape[^1]).contiguous();                        // [rows, in]

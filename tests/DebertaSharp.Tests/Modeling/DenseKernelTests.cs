@@ -200,6 +200,16 @@ public class DenseKernelTests
     }
 
     [Fact]
+    public void OneDnnRefusesOtherDtypesAndMismatchedShapes()
+    {
+        using var scope = NewDisposeScope();
+        var error = Assert.Throws<DebertaInputException>(() => DenseKernels.OneDnn(ones(2, 4, dtype: ScalarType.Float64), ones(3, 4), null));
+        Assert.Contains("x is Float64", error.Message);
+        error = Assert.Throws<DebertaInputException>(() => DenseKernels.OneDnn(ones(2, 4), ones(3, 5), ones(3)));
+        Assert.Contains("weight [3, 5]", error.Message);
+    }
+
+    [Fact]
     public void UndefinedKernelIsRefused()
     {
         var error = Assert.Throws<DebertaConfigurationException>(() => DenseKernels.Kernel = (DenseKernel)7);
