@@ -18,6 +18,10 @@ internal static class Dense
     public static Tensor Forward(nn.Module<Tensor, Tensor> layer, Tensor x) =>
         layer is Linear linear ? Linear(x, linear.weight!, linear.bias) : layer.forward(x);
 
-    /// <summary>x·Wᵀ + b; <paramref name="x"/> [..., in], <paramref name="weight"/> [out, in], <paramref name="bias"/> [out] → [..., out].</summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => nn.functional.linear(x, weight, bias);
+    /// <summary>
+    /// x·Wᵀ + b; <paramref name="x"/> [..., in], <paramref name="weight"/> [out, in], <paramref name="bias"/> [out] → [..., out].
+    /// float32 CPU inference (autograd off) takes the kernel <see cref="DenseKernels"/> chooses; everything else libtorch's <c>linear</c>.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
+        DenseKernels.Applies(x, weight, bias) ? DenseKernels.Linear(x, weight, bias) : nn.functional.linear(x, weight, bias);
 }
