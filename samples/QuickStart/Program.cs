@@ -31,7 +31,7 @@ set_num_threads(arguments.Int("--threads", TorchThreads.For(modelConfig)));
 
 // 1. Data: tokenised once, padded per batch. Without --eval, 10 % of the training file is held out.
 var tokenizer = AutoTokenizer.FromPretrained(modelDir);
-var columns = new TextClassificationOptions
+var columns = new TextClassificationDatasetOptions
 {
     TextColumn = arguments.Get("--text-column") ?? "text",
     LabelColumn = arguments.Get("--label-column") ?? "label",

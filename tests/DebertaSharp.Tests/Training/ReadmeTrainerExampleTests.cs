@@ -30,7 +30,7 @@ public class ReadmeTrainerExampleTests
 
         var tokenizer = AutoTokenizer.FromPretrained(modelDir);
         var train = TextClassificationDataset.Load(Path.Combine(tmp.Path, "train.csv"), tokenizer,
-            new TextClassificationOptions { TextColumn = "premise", PairColumn = "hypothesis", LabelColumn = "label" });
+            new TextClassificationDatasetOptions { TextColumn = "premise", PairColumn = "hypothesis", LabelColumn = "label" });
         var eval = TextClassificationDataset.Load(Path.Combine(tmp.Path, "dev.csv"), tokenizer, train.Options);
 
         TrainingSeed.Set(42);
