@@ -16,6 +16,26 @@ public class LeakTests
     [InlineData("deberta-v3-heads/mc")]
     public void HundredForwardPassesLeaveNoLiveTensors(string name)
     {
+        var previous = DenseKernels.Kernel;
+        DenseKernels.Kernel = DenseKernel.Auto;
+        try { HundredForwardPasses(name); }
+        finally { DenseKernels.Kernel = previous; }
+    }
+
+    /// <summary>The same with oneDNN forced for every dense layer (the forward passes here run without autograd).</summary>
+    [Theory]
+    [InlineData("deberta-v3")]
+    [InlineData("deberta-v1-talkinghead")]
+    public void HundredForwardPassesWithOneDnnLeaveNoLiveTensors(string name)
+    {
+        var previous = DenseKernels.Kernel;
+        DenseKernels.Kernel = DenseKernel.OneDnn;
+        try { HundredForwardPasses(name); }
+        finally { DenseKernels.Kernel = previous; }
+    }
+
+    private static void HundredForwardPasses(string name)
+    {
         var golden = new GoldenCase(name);
         using var model = AutoModel.FromPretrained(golden.Folder);
         var tensors = golden.Inputs();
