@@ -234,7 +234,7 @@ internal static class FinetuneCommand
         if (!Directory.Exists(a.ModelDir)) throw new DebertaSharpException($"Model folder '{a.ModelDir}' does not exist.");
         var device = a.Device == "cuda" ? CUDA : CPU;
         var tokenizer = AutoTokenizer.FromPretrained(a.ModelDir);
-        var config = DebertaConfig.FromFile(a.ModelDir);
+        var config = DebertaConfig.FromPretrained(a.ModelDir);
         CliErrors.SetThreads(a.Threads, config);
         var head = HeadOf(a.Task);
         // Continuing to train a fine-tuned head keeps its label order (when the data's labels are among its labels)

@@ -205,7 +205,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
         where T : DebertaPreTrainedModel
     {
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var config = DebertaConfig.FromFile(folder);
+        var config = DebertaConfig.FromPretrained(folder);
         T model;
         using (var checkpoint = CheckpointReader.Open(folder))
         {

@@ -38,7 +38,7 @@ public sealed class MlmPretrainingModel : PretrainingModel
     public static MlmPretrainingModel FromPretrained(string folder, Device? device = null, ScalarType? dtype = null)
     {
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var config = DebertaConfig.FromFile(folder);
+        var config = DebertaConfig.FromPretrained(folder);
         var model = new DebertaForMaskedLM(config, enhancedMaskDecoder: EmdPossible(config));
         try
         {

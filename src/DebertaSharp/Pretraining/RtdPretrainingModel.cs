@@ -115,7 +115,7 @@ public sealed class RtdPretrainingModel : PretrainingModel
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
         string generatorFolder = Path.Combine(folder, GeneratorFolder), discriminatorFolder = Path.Combine(folder, DiscriminatorFolder);
         bool pair = Directory.Exists(generatorFolder) && Directory.Exists(discriminatorFolder);
-        var discriminatorConfig = DebertaConfig.FromFile(pair ? discriminatorFolder : folder);
+        var discriminatorConfig = DebertaConfig.FromPretrained(pair ? discriminatorFolder : folder);
         var discriminator = new DebertaForReplacedTokenDetection(discriminatorConfig);
         DebertaForMaskedLM? generator = null;
         try
@@ -127,7 +127,7 @@ public sealed class RtdPretrainingModel : PretrainingModel
                 hasDelta = checkpoint.Keys.Any(k => k.EndsWith("." + GradientDisentangledEmbeddingSharing.DeltaName, StringComparison.Ordinal));
                 if (pair)
                 {
-                    var generatorConfig = DebertaConfig.FromFile(generatorFolder);
+                    var generatorConfig = DebertaConfig.FromPretrained(generatorFolder);
                     generator = new DebertaForMaskedLM(generatorConfig, EmdPossible(generatorConfig));
                     using var g = CheckpointReader.Open(generatorFolder);
                     Place(generator, generatorConfig, g);

@@ -39,7 +39,7 @@ public static class FineTuningModel
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(data);
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var original = DebertaConfig.FromFile(folder);
+        var original = DebertaConfig.FromPretrained(folder);
         var model = Create(original, data);
         try
         {

@@ -34,7 +34,7 @@ public class ReadmeTrainerExampleTests
         var eval = TextClassificationDataset.Load(Path.Combine(tmp.Path, "dev.csv"), tokenizer, train.Options);
 
         TrainingSeed.Set(42);
-        using var model = FineTuningModel.Create(DebertaConfig.FromFile(modelDir), train);   // README: FromPretrained(checkpoint, train)
+        using var model = FineTuningModel.Create(DebertaConfig.FromPretrained(modelDir), train);   // README: FromPretrained(checkpoint, train)
         var trainer = new Trainer(model, train, eval, new TrainerOptions
         {
             OutputDirectory = Path.Combine(tmp.Path, "out", "nli"),
