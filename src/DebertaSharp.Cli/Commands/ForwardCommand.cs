@@ -35,7 +35,7 @@ internal static class ForwardCommand
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             string folder = CliErrors.ModelPath(parse.GetValue(model)!);
-            CliErrors.SetThreads(parse.GetValue(threads), Configuration.DebertaConfig.FromFile(folder));
+            CliErrors.SetThreads(parse.GetValue(threads), Configuration.DebertaConfig.FromPretrained(folder));
             return Run(folder, parse.GetValue(inputs)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(head)!);
         }));
         return cmd;

@@ -128,7 +128,7 @@ public class HubDownloadTests
         string Label(string? revision)
         {
             string folder = PretrainedSource.Resolve(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options(revision));
-            return DebertaSharp.Configuration.DebertaConfig.FromFile(folder).Id2Label[2];
+            return DebertaSharp.Configuration.DebertaConfig.FromPretrained(folder).Id2Label[2];
         }
         Assert.Equal("ENTAILS", Label("dev"));
         Assert.Equal("entailment", Label("v1.0"));
