@@ -205,26 +205,14 @@ public static partial class PretrainedSource
         return folders;
     }
 
-    /// <summary>The distinct shard names of an index's <c>weight_map</c>, checked to stay inside its folder.</summary>
+    /// <summary>The distinct shard names of an index's <c>weight_map</c>, by loading's own rules (<see cref="Checkpoints.CheckpointReader.ReadWeightMap"/>), in name order.</summary>
     private static IEnumerable<string> Shards(string indexPath, HubRepository repo, string indexFile)
     {
         try
         {
-            using var doc = StrictJson.ParseFile(indexPath, MaxListingBytes,
-                (message, inner) => new HubException($"'{indexFile}' of '{repo.RepoId}': {message}", repo.RepoId, repo.Revision, indexFile, inner));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
-                throw new HubException($"'{indexFile}' of '{repo.RepoId}' has no \"weight_map\" object.", repo.RepoId, repo.Revision, indexFile);
-            var shards = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var entry in map.EnumerateObject())
-            {
-                string shard = entry.Value.GetString() ?? "";
-                if (shard.Length == 0 || shard.Contains("..", StringComparison.Ordinal) || shard.StartsWith('/') || shard.Contains('\\'))
-                    throw new HubException($"'{indexFile}' of '{repo.RepoId}' names a bad shard '{shard}' for '{entry.Name}'.", repo.RepoId, repo.Revision, indexFile);
-                shards.Add(shard);
-            }
-            return shards;
+            return Checkpoints.CheckpointReader.ReadWeightMap(indexPath).Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         }
-        catch (InvalidOperationException ex)                                // a weight_map value that is not a string
+        catch (CheckpointException ex)
         {
             throw new HubException($"'{indexFile}' of '{repo.RepoId}' is not a valid index: {ex.Message}", repo.RepoId, repo.Revision, indexFile, ex);
         }
