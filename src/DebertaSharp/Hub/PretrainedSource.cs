@@ -43,7 +43,8 @@ public static partial class PretrainedSource
 
     /// <summary>Tokenizer files fetched when present.</summary>
     public static IReadOnlyList<string> TokenizerFiles { get; } =
-        ["tokenizer_config.json", "tokenizer.json", "spm.model", "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json"];
+        ["tokenizer_config.json", Tokenization.DebertaTokenizerFast.FileName, Tokenization.DebertaV2Tokenizer.ModelFileName,
+         Tokenization.DebertaTokenizer.VocabFileName, Tokenization.DebertaTokenizer.MergesFileName, "special_tokens_map.json", "added_tokens.json"];
 
     /// <summary>
     /// The local folder for <paramref name="nameOrPath"/>: the path itself when it exists (or is empty, or not a valid repo id: the caller then reports it as a missing folder),
