@@ -111,7 +111,7 @@ internal static class ForwardCommand
         SafetensorsWriter.Save(outputPath, tensors);
         Console.WriteLine($"{title} wrote {tensors.Count} tensors to {outputPath}");
         foreach (var (name, t) in tensors)
-            Console.WriteLine(t.dim() == 0 ? $"  {name} = {t.item<float>():G6}" : $"  {name} [{string.Join(", ", t.shape)}]");
+            Console.WriteLine(t.dim() == 0 ? $"  {name} = {t.item<float>():G6}" : $"  {name} {Shapes.Format(t.shape)}");
     }
 
     private static Dictionary<string, Tensor> ReadInputs(string path) => ReadInputs(path, InputNames);

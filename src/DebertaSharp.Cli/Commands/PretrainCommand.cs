@@ -309,8 +309,7 @@ internal static class PretrainCommand
             if (root is not null) candidates.AddRange([root, Path.Combine(root, RtdPretrainingModel.DiscriminatorFolder)]);
         if (config is not null) candidates.Add(Directory.Exists(config) ? config : Path.GetDirectoryName(Path.GetFullPath(config))!);
         foreach (var folder in candidates)
-            if (File.Exists(Path.Combine(folder, "spm.model")) || File.Exists(Path.Combine(folder, "vocab.json"))
-                || File.Exists(Path.Combine(folder, "tokenizer.json")))
+            if (AutoTokenizer.HasTokenizer(folder))
                 return folder;
         throw new UsageException(
             $"No tokenizer (spm.model, vocab.json + merges.txt, or tokenizer.json) in {string.Join(", ", candidates.Distinct())}; give --tokenizer DIR.");

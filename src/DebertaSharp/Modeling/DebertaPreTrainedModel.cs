@@ -248,21 +248,21 @@ public abstract class DebertaPreTrainedModel : nn.Module
 public static class Architectures
 {
     /// <summary>The architecture name, e.g. <c>DebertaForMaskedLM</c> or <c>DebertaV2Model</c>.</summary>
-    public static string Name(DebertaModelType type, HeadKind head)
+    public static string Name(DebertaModelType type, HeadKind head) =>
+        (type == DebertaModelType.Deberta ? "Deberta" : "DebertaV2") + Suffix(head);
+
+    /// <summary>The head's part of an architecture name, e.g. <c>ForMaskedLM</c> or <c>Model</c>.</summary>
+    internal static string Suffix(HeadKind head) => head switch
     {
-        string prefix = type == DebertaModelType.Deberta ? "Deberta" : "DebertaV2";
-        return head switch
-        {
-            HeadKind.Base => prefix + "Model",
-            HeadKind.MaskedLM => prefix + "ForMaskedLM",
-            HeadKind.SequenceClassification => prefix + "ForSequenceClassification",
-            HeadKind.TokenClassification => prefix + "ForTokenClassification",
-            HeadKind.QuestionAnswering => prefix + "ForQuestionAnswering",
-            HeadKind.MultipleChoice => prefix + "ForMultipleChoice",
-            HeadKind.ReplacedTokenDetection => prefix + "ForReplacedTokenDetection",
-            _ => throw new ArgumentOutOfRangeException(nameof(head)),
-        };
-    }
+        HeadKind.Base => "Model",
+        HeadKind.MaskedLM => "ForMaskedLM",
+        HeadKind.SequenceClassification => "ForSequenceClassification",
+        HeadKind.TokenClassification => "ForTokenClassification",
+        HeadKind.QuestionAnswering => "ForQuestionAnswering",
+        HeadKind.MultipleChoice => "ForMultipleChoice",
+        HeadKind.ReplacedTokenDetection => "ForReplacedTokenDetection",
+        _ => throw new ArgumentOutOfRangeException(nameof(head)),
+    };
 
     /// <summary>The head an HF architecture name denotes; <c>null</c> when unknown.</summary>
     public static HeadKind? Parse(string architecture)

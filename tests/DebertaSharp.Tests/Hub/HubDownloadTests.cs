@@ -177,6 +177,25 @@ public class HubDownloadTests
     }
 
     [Fact]
+    public void AnIndexIsCheckedByLoadingsRulesBeforeItsShardsAreFetched()
+    {
+        // The Hub's shard list and the checkpoint reader used to judge shard names apart: a shard in a subfolder was
+        // downloaded and then refused at load. Now one reader decides, so the download refuses it and fetches nothing more.
+        using var bed = new HubTestBed();
+        string index = System.Text.Json.JsonSerializer.Serialize(new { weight_map = new Dictionary<string, string> { ["a.weight"] = "shards/model-00001-of-00001.safetensors" } });
+        bed.Hub.Add("org/subfolder-shard", new Dictionary<string, byte[]>
+        {
+            ["config.json"] = bed.Files["config.json"],
+            ["model.safetensors.index.json"] = System.Text.Encoding.UTF8.GetBytes(index),
+            ["shards/model-00001-of-00001.safetensors"] = bed.Files["model.safetensors"],
+        });
+        var error = Assert.Throws<HubException>(() => PretrainedSource.Download("org/subfolder-shard", PretrainedFiles.Model, bed.Options()));
+        Assert.Contains("model.safetensors.index.json", error.Message);
+        Assert.Contains("shards/model-00001-of-00001.safetensors", error.Message);
+        Assert.Equal(0, bed.Hub.Count("GET", bed.CdnPath("model.safetensors")));   // the shard holds these bytes
+    }
+
+    [Fact]
     public void WeightsFollowFromPretrainedsPreference()
     {
         using var bed = new HubTestBed();
