@@ -20,12 +20,15 @@ internal static class Dense
 
     /// <summary>
     /// x·Wᵀ + b; <paramref name="x"/> [..., in], <paramref name="weight"/> [out, in], <paramref name="bias"/> [out] → [..., out].
-    /// Under <see cref="Autocast"/> a float32 product runs in its compute type and returns float32.
+    /// Under <see cref="Autocast"/> a float32 product runs in its compute type and returns float32; otherwise float32
+    /// CPU inference (autograd off) takes the kernel <see cref="DenseKernels"/> chooses; everything else libtorch's <c>linear</c>.
     /// </summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
-        Autocast.ComputeType is { } low && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
-            ? LowPrecisionLinear(x, weight, bias, low)
-            : nn.functional.linear(x, weight, bias);
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (Autocast.ComputeType is { } low && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32)
+            return LowPrecisionLinear(x, weight, bias, low);
+        return DenseKernels.Applies(x, weight, bias) ? DenseKernels.Linear(x, weight, bias) : nn.functional.linear(x, weight, bias);
+    }
 
     // Mixed precision: the casts are in the autograd graph, so the float32 masters get float32 gradients.
     private static Tensor LowPrecisionLinear(Tensor x, Tensor weight, Tensor? bias, ScalarType low)
