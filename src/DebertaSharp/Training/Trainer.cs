@@ -75,7 +75,7 @@ public sealed class Trainer
         {
             using var scope = NewDisposeScope();
             var probe = ones([2, 2], type, model.Device);
-            probe.matmul(probe).sum().item<float>();
+            probe.matmul(probe).to(ScalarType.Float32).sum().item<float>();
         }
         catch (Exception e) when (e is not DebertaSharpException)
         {

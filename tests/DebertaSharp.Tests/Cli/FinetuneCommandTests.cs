@@ -222,6 +222,29 @@ public class FinetuneCommandTests
     }
 
     [Fact]
+    public void MixedPrecisionFlagReachesTheTrainerAndUnknownValuesExitWithTwo()
+    {
+        using var dir = new TempDir();
+        string train = TrainerTests.WriteSentiment(dir.Path, "train.csv", 8);
+        var (code, _, stderr) = Run(Args(dir, "text-classification", train) with { MixedPrecision = "fp16", EvalSteps = 3 });
+        Assert.True(code == 0, stderr);
+        var extra = JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "out", "checkpoint-3", "trainer_state.json")))!["extra"]!;
+        Assert.Equal("Float16", extra["run"]!["mixed_precision"]!.GetValue<string>());
+        Assert.NotNull(extra["grad_scaler"]!["scale"]);
+
+        var (badCode, _, badErr) = Run(Args(dir, "text-classification", train) with { Output = Path.Combine(dir.Path, "bad"), MixedPrecision = "int8" });
+        Assert.Equal(CliErrors.UserError, badCode);
+        Assert.Contains("--mixed-precision must be one of none, bf16, fp16, got 'int8'", badErr);
+
+        var parseError = new StringWriter();
+        int parseCode = DebertaSharp.Cli.DebertaCli.Invoke(DebertaSharp.Cli.DebertaCli.CreateRoot(),
+            ["finetune", "--model", Path.Combine(dir.Path, "base"), "--task", "text-classification", "--train", train, "--output", Path.Combine(dir.Path, "p"), "--mixed-precision", "half"],
+            new System.CommandLine.InvocationConfiguration { Output = new StringWriter(), Error = parseError });
+        Assert.Equal(CliErrors.UserError, parseCode);
+        Assert.Contains("half", parseError.ToString());
+    }
+
+    [Fact]
     public void LoraRankTrainsAnAdapterThatPeftAndFromPretrainedRead()
     {
         using var dir = new TempDir();

@@ -33,7 +33,7 @@ public class TrainerTests
         return path;
     }
 
-    private static (DebertaForSequenceClassification Model, TextClassificationDataset Train, TextClassificationDataset Eval) Setup(TempDir dir, double dropout = 0.1, int seed = 7)
+    internal static (DebertaForSequenceClassification Model, TextClassificationDataset Train, TextClassificationDataset Eval) Setup(TempDir dir, double dropout = 0.1, int seed = 7)
     {
         var tokenizer = DatasetTests.Tokenizer();
         var train = TextClassificationDataset.Load(WriteSentiment(dir.Path, "train.csv", 24), tokenizer, new TextClassificationDatasetOptions());
@@ -44,7 +44,7 @@ public class TrainerTests
         return (new DebertaForSequenceClassification(config), train, eval);
     }
 
-    private static TrainerOptions Options(string output, long maxSteps = 12) => new()
+    internal static TrainerOptions Options(string output, long maxSteps = 12) => new()
     {
         OutputDirectory = output,
         MaxSteps = maxSteps,
