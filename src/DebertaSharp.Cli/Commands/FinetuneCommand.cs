@@ -211,18 +211,7 @@ internal static class FinetuneCommand
 
     /// <summary>Runs the command; user errors become a one-line message on <paramref name="stderr"/> and exit code 2.</summary>
     public static int Run(FinetuneArguments a, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default) =>
-        CliErrors.Run(() =>
-        {
-            try
-            {
-                return Execute(a, stdout, stderr, cancellationToken);
-            }
-            catch (TrainingCanceledException e)
-            {
-                stderr.WriteLine($"stopped after step {e.GlobalStep}; checkpoint {e.Checkpoint}. Run the same command with --resume to continue.");
-                return Cancelled;
-            }
-        }, stderr);
+        CliErrors.Run(() => StopSignal.ExitOnCancel("finetune", stderr, () => Execute(a, stdout, stderr, cancellationToken)), stderr);
 
     private static int Execute(FinetuneArguments a, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {

@@ -123,8 +123,11 @@ internal static class PretrainCommand
         public required PretrainingOptions Options { get; init; }
     }
 
-    /// <summary>Builds the run, trains, and reports; returns the exit code.</summary>
-    internal static int Run(Request request, TextWriter stdout, TextWriter stderr, CancellationToken stop)
+    /// <summary>Builds the run, trains, and reports; returns the exit code (<see cref="Stopped"/> after a stop request, with a checkpoint).</summary>
+    internal static int Run(Request request, TextWriter stdout, TextWriter stderr, CancellationToken stop) =>
+        StopSignal.ExitOnCancel("pretrain", stderr, () => Execute(request, stdout, stderr, stop));
+
+    private static int Execute(Request request, TextWriter stdout, TextWriter stderr, CancellationToken stop)
     {
         if (request.Threads is < 1) throw new UsageException($"--threads must be at least 1, got {request.Threads}.");
         string output = Path.GetFullPath(request.Output);
@@ -170,7 +173,7 @@ internal static class PretrainCommand
         PretrainingResult result;
         if (request.Json)
         {
-            result = trainer.Run(null, checkpoint, stop);
+            result = trainer.Train(checkpoint, null, stop);
         }
         else
         {
@@ -183,14 +186,9 @@ internal static class PretrainCommand
         {
             stdout.WriteLine(JsonSerializer.Serialize(Summary(objective, result, output), new JsonSerializerOptions { WriteIndented = true }));
         }
-        else if (result.Completed)
+        else
         {
             stdout.WriteLine($"done: {result.Steps} steps, {result.Tokens:N0} tokens in {result.Seconds:F1} s ({result.Tokens / Math.Max(1e-9, result.Seconds):N0} tokens/s); model in {output}");
-        }
-        if (!result.Completed)
-        {
-            stderr.WriteLine($"deberta pretrain: stopped at step {result.Steps}; checkpoint {result.LastCheckpoint}. Continue with the same arguments plus --resume.");
-            return Stopped;
         }
         return 0;
     }
@@ -221,7 +219,7 @@ internal static class PretrainCommand
                             break;
                     }
                 });
-                result = trainer.Run(sink, checkpoint, stop);
+                result = trainer.Train(checkpoint, sink, stop);
                 task.StopTask();
             });
         return result!;
@@ -238,7 +236,6 @@ internal static class PretrainCommand
     private static object Summary(PretrainingObjective objective, PretrainingResult result, string output) => new
     {
         objective = objective.ToString().ToLowerInvariant(),
-        completed = result.Completed,
         steps = result.Steps,
         steps_this_run = result.StepsThisRun,
         resumed_from = result.ResumedFrom,

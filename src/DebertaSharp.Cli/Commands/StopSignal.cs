@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using DebertaSharp.Training;
 
 namespace DebertaSharp.Cli.Commands;
 
@@ -22,6 +23,24 @@ internal sealed class StopSignal : IDisposable
         Console.CancelKeyPress += OnCancel;
         if (!OperatingSystem.IsWindows())
             _term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; Request(); });
+    }
+
+    /// <summary>
+    /// Runs a training command's body; a run stopped through its token (<see cref="TrainingCanceledException"/>, thrown by
+    /// <see cref="Trainer.Train"/> and <see cref="Pretraining.Pretrainer.Train"/>) becomes a one-line note of the step and
+    /// checkpoint on <paramref name="stderr"/> and <see cref="ExitCode"/>.
+    /// </summary>
+    public static int ExitOnCancel(string command, TextWriter stderr, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (TrainingCanceledException e)
+        {
+            stderr.WriteLine($"deberta {command}: stopped after step {e.GlobalStep}; checkpoint {e.Checkpoint}. Run the same command with --resume to continue.");
+            return ExitCode;
+        }
     }
 
     /// <summary>Cancelled when a stop was requested.</summary>

@@ -22,7 +22,8 @@ namespace DebertaSharp.Pretraining;
 /// <para>
 /// Resuming restores weights, optimizer moments, torch's RNG state and the position in the data (batches are a pure
 /// function of seed, epoch and index), so an interrupted run continued from a checkpoint reaches the same weights as
-/// an uninterrupted one. Cancellation is honoured between steps: the run writes a checkpoint of the steps done and returns.
+/// an uninterrupted one. Cancellation is honoured between steps: the run writes a checkpoint of the steps done and throws
+/// <see cref="TrainingCanceledException"/>, as <see cref="Trainer.Train"/> does.
 /// (Only the log differs: the first averaged entry after a resume covers the steps since the resume.)
 /// </para>
 /// </summary>
@@ -66,12 +67,16 @@ public sealed class Pretrainer
     /// <see cref="PretrainingOptions.Seed"/> first (seed before building the model, too, for a reproducible initialisation);
     /// with <paramref name="resumeFrom"/> the run continues from that checkpoint instead.
     /// </summary>
-    /// <param name="progress">Receives reports synchronously on the training thread.</param>
     /// <param name="resumeFrom">A checkpoint folder of an earlier run with the same data settings.</param>
+    /// <param name="progress">Receives reports synchronously on the training thread.</param>
     /// <param name="cancellationToken">Stops the run at the next step boundary, after writing a checkpoint.</param>
+    /// <returns>The finished run.</returns>
+    /// <exception cref="TrainingCanceledException">Cancelled: the run stopped at a step boundary after writing a checkpoint
+    /// (its <see cref="TrainingCanceledException.Checkpoint"/> and <see cref="TrainingCanceledException.GlobalStep"/>); a
+    /// <see cref="PretrainingEvent.Cancelled"/> report precedes it.</exception>
     /// <exception cref="TrainingException">A non-finite loss, or a checkpoint written with other data settings.</exception>
     /// <exception cref="CheckpointException">A checkpoint that cannot be read or written.</exception>
-    public PretrainingResult Run(IProgress<PretrainingProgress>? progress = null, string? resumeFrom = null, CancellationToken cancellationToken = default)
+    public PretrainingResult Train(string? resumeFrom = null, IProgress<PretrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
         var schedule = new LearningRateSchedule(_options.Schedule, _options.WarmupSteps, _options.MaxSteps);
@@ -119,7 +124,7 @@ public sealed class Pretrainer
                             Event = PretrainingEvent.Cancelled, Step = state.GlobalStep, MaxSteps = _options.MaxSteps, Epoch = state.Epoch,
                             Checkpoint = lastCheckpoint,
                         });
-                        return Result(false, state, startStep, resumeFrom, lastCheckpoint, null, clock, tokens);
+                        throw new TrainingCanceledException(lastCheckpoint!, state.GlobalStep, cancellationToken);
                     }
 
                     var report = Step(batch, state, schedule, optimizers, window);
@@ -146,7 +151,7 @@ public sealed class Pretrainer
                 Event = PretrainingEvent.Finished, Step = state.GlobalStep, MaxSteps = _options.MaxSteps, Epoch = state.Epoch,
                 Checkpoint = lastCheckpoint,
             });
-            return Result(true, state, startStep, resumeFrom, lastCheckpoint, _output, clock, tokens);
+            return Result(state, startStep, resumeFrom, lastCheckpoint, _output, clock, tokens);
         }
         finally
         {
@@ -288,10 +293,9 @@ public sealed class Pretrainer
                 $"Checkpoint '{folder}' was written with other settings, so resuming would not continue the same run: {string.Join(", ", problems)}.");
     }
 
-    private PretrainingResult Result(bool completed, TrainingState state, long startStep, string? resumedFrom, string? lastCheckpoint,
+    private PretrainingResult Result(TrainingState state, long startStep, string? resumedFrom, string? lastCheckpoint,
         string? finalModel, Stopwatch clock, long tokens) => new()
     {
-        Completed = completed,
         Steps = state.GlobalStep,
         StepsThisRun = state.GlobalStep - startStep,
         ResumedFrom = resumedFrom is null ? null : Path.GetFullPath(resumedFrom),

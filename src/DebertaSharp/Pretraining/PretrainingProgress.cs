@@ -22,7 +22,7 @@ public enum PretrainingEvent
     Finished,
 }
 
-/// <summary>A progress report of <see cref="Pretrainer.Run"/>, sent synchronously from the training thread.</summary>
+/// <summary>A progress report of <see cref="Pretrainer.Train"/>, sent synchronously from the training thread.</summary>
 public sealed record PretrainingProgress
 {
     /// <summary>What happened.</summary>

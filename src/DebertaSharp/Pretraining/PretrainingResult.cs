@@ -2,12 +2,9 @@ using DebertaSharp.Training;
 
 namespace DebertaSharp.Pretraining;
 
-/// <summary>How a <see cref="Pretrainer.Run"/> ended.</summary>
+/// <summary>A finished <see cref="Pretrainer.Train"/> run (a cancelled one throws <see cref="TrainingCanceledException"/> instead).</summary>
 public sealed record PretrainingResult
 {
-    /// <summary>True when the run reached <see cref="PretrainingOptions.MaxSteps"/>; false when it was cancelled.</summary>
-    public required bool Completed { get; init; }
-
     /// <summary>Optimizer steps done in total (earlier runs included).</summary>
     public required long Steps { get; init; }
 
@@ -20,7 +17,7 @@ public sealed record PretrainingResult
     /// <summary>The last checkpoint written.</summary>
     public string? LastCheckpoint { get; init; }
 
-    /// <summary>Where the final model was written (the output folder) when <see cref="Completed"/>.</summary>
+    /// <summary>Where the final model was written (the output folder).</summary>
     public string? FinalModel { get; init; }
 
     /// <summary>The averaged log entries of the whole run (earlier runs included).</summary>

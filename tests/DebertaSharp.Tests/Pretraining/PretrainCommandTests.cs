@@ -78,7 +78,6 @@ public class PretrainCommandTests
         {
             var root = doc.RootElement;
             Assert.Equal("rtd", root.GetProperty("objective").GetString());
-            Assert.True(root.GetProperty("completed").GetBoolean());
             Assert.Equal(4, root.GetProperty("steps").GetInt64());
             Assert.Equal(Path.Combine(tmp.Path, "checkpoint-4"), root.GetProperty("last_checkpoint").GetString());
             Assert.True(root.GetProperty("log_history")[0].GetProperty("rtd_loss").GetDouble() > 0);
@@ -126,45 +125,67 @@ public class PretrainCommandTests
         using var threads = new SingleTorchThread();
         using var tmp = new TempDir();
         string straight = Path.Combine(tmp.Path, "straight");
-        string[] run = [.. Small, "--objective", "rtd", "--max-steps", "24", "--json"];
-        var (code, _, error) = Run([.. run, "--output", straight, "--save-steps", "24"]);
+        // A constant schedule makes steps 1..k the same whatever --max-steps is, so the killed run can be given far
+        // more steps than it will ever reach: it cannot finish before the kill, however busy the machine.
+        string[] run = [.. Small, "--objective", "rtd", "--schedule", "constant", "--json"];
+        var (code, _, error) = Run([.. run, "--max-steps", "24", "--output", straight, "--save-steps", "24"]);
         Assert.True(code == 0, error);
 
         // A real `deberta pretrain` process writing a checkpoint every step, killed (SIGKILL) once checkpoint-2 exists.
-        // On a very busy machine it may finish first; then the experiment is repeated in a new folder.
-        string killed = "";
-        for (int attempt = 0; attempt < 3 && killed.Length == 0; attempt++)
-        {
-            string folder = Path.Combine(tmp.Path, $"killed-{attempt}");
-            if (KillMidRun([.. run, "--output", folder, "--save-steps", "1"], Path.Combine(folder, "checkpoint-2"))) killed = folder;
-        }
-        Assert.True(killed.Length > 0, "three runs finished before they could be killed");
-        long interruptedAt = DebertaSharp.Training.TrainingCheckpoint.ReadState(DebertaSharp.Pretraining.Pretrainer.LatestCheckpoint(killed)!).GlobalStep;
-        Assert.InRange(interruptedAt, 2, 23);
+        string killed = Path.Combine(tmp.Path, "killed");
+        KillMidRun([.. run, "--max-steps", "1000000", "--output", killed, "--save-steps", "1"], Path.Combine(killed, "checkpoint-2"));
+        Assert.False(File.Exists(Path.Combine(killed, "discriminator", "config.json")));
+        // Continue from checkpoint-2 whatever the process reached after it (the newer ones are discarded), so the
+        // resumed run always does the same steps 3..24; whatever the kill left half-written stays in place.
+        foreach (var later in Directory.GetDirectories(killed, "checkpoint-*")
+                     .Where(d => long.TryParse(Path.GetFileName(d)["checkpoint-".Length..], out long step) && step > 2))
+            Directory.Delete(later, recursive: true);
+        Assert.Equal(2, DebertaSharp.Training.TrainingCheckpoint.ReadState(DebertaSharp.Pretraining.Pretrainer.LatestCheckpoint(killed)!).GlobalStep);
 
-        (code, _, error) = Run([.. run, "--output", killed, "--save-steps", "24", "--resume"]);
+        (code, _, error) = Run([.. run, "--max-steps", "24", "--output", killed, "--save-steps", "24", "--resume"]);
         Assert.True(code == 0, error);
         AssertSameFolders(Path.Combine(straight, "generator"), Path.Combine(killed, "generator"));
         AssertSameFolders(Path.Combine(straight, "discriminator"), Path.Combine(killed, "discriminator"));
     }
 
-    /// <summary>Starts the CLI as a process and kills it when <paramref name="signal"/> appears; false if it finished first.</summary>
-    private static bool KillMidRun(string[] args, string signal)
+    /// <summary>Starts the CLI as a process and kills it when <paramref name="signal"/> appears.</summary>
+    private static void KillMidRun(string[] args, string signal)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "deberta.dll"), "pretrain", .. args]) start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;
         var clock = Stopwatch.StartNew();
-        while (!Directory.Exists(signal) && !process.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120)) Thread.Sleep(1);
-        if (process.HasExited)
-        {
-            Assert.True(process.ExitCode == 0, "the process failed: " + process.StandardError.ReadToEnd());
-            return false;
-        }
-        process.Kill(entireProcessTree: true);
+        while (!Directory.Exists(signal) && !process.HasExited && clock.Elapsed < TimeSpan.FromSeconds(300)) Thread.Sleep(1);
+        bool exited = process.HasExited;
+        if (!exited) process.Kill(entireProcessTree: true);
         process.WaitForExit();
-        string output = Path.GetDirectoryName(signal)!;
-        return !File.Exists(Path.Combine(output, "discriminator", "config.json"));
+        Assert.False(exited, $"the process ended (exit code {process.ExitCode}) before it could be killed: " + process.StandardError.ReadToEnd());
+        Assert.True(Directory.Exists(signal), $"no {signal} after {clock.Elapsed.TotalSeconds:F0} s");
+    }
+
+    [Fact]
+    public void CancelledRunExitsWith130AndNamesTheCheckpointItLeft()
+    {
+        // Ctrl+C/SIGTERM cancel the token; the Pretrainer throws TrainingCanceledException like the Trainer, and the
+        // command turns it into finetune's note and exit code.
+        using var threads = new SingleTorchThread();
+        using var tmp = new TempDir();
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var request = new PretrainCommand.Request
+        {
+            Config = Path.Combine(PretrainingSamples.TinyV3, "config.json"),
+            Corpus = [PretrainingSamples.Corpus],
+            Output = tmp.Path,
+            Threads = 1,
+            Json = true,
+            Options = new DebertaSharp.Pretraining.PretrainingOptions { MaxSteps = 4, BatchSize = 4, MaxLength = 24, SaveSteps = 2 },
+        };
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        Assert.Equal(PretrainCommand.Stopped, PretrainCommand.Run(request, stdout, stderr, cancelled.Token));
+        Assert.Contains($"deberta pretrain: stopped after step 0; checkpoint {Path.Combine(tmp.Path, "checkpoint-0")}.", stderr.ToString());
+        Assert.True(Directory.Exists(Path.Combine(tmp.Path, "checkpoint-0")));
+        Assert.Equal("", stdout.ToString());
     }
 
     [Theory]
@@ -216,7 +237,7 @@ public class PretrainingReadmeExampleTests
                 new DebertaSharp.Pretraining.PretrainingOptions { MaxSteps = 20, LearningRate = 2e-3, SaveSteps = 10, Seed = 42 });
             using var stop = new CancellationTokenSource();
             var progress = new ProgressLog(p => { if (p.Step == 13) whileRunning?.Invoke(stop); });
-            return trainer.Run(progress, resumeFrom: DebertaSharp.Pretraining.Pretrainer.LatestCheckpoint(output), cancellationToken: stop.Token);
+            return trainer.Train(resumeFrom: DebertaSharp.Pretraining.Pretrainer.LatestCheckpoint(output), progress: progress, cancellationToken: stop.Token);
         }
 
         // The snippet writes to a folder of its own: run after the CLI example, it must not resume that run's checkpoints.
@@ -228,11 +249,9 @@ public class PretrainingReadmeExampleTests
         var bashBlocks = System.Text.RegularExpressions.Regex.Matches(readme, "```bash\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
         Assert.DoesNotContain(bashBlocks, b => b.Value.Contains("pretrain-api-output", StringComparison.Ordinal));
 
-        var first = Example(stop => stop.Cancel());
-        Assert.False(first.Completed);
-        Assert.Equal(13, first.Steps);
+        var first = Assert.Throws<DebertaSharp.Training.TrainingCanceledException>(() => Example(stop => stop.Cancel()));
+        Assert.Equal(13, first.GlobalStep);
         var second = Example();
-        Assert.True(second.Completed);
         Assert.Equal(20, second.Steps);
         Assert.EndsWith("checkpoint-13", second.ResumedFrom);
     }

@@ -75,9 +75,8 @@ public class PretrainingRunTests
         Assert.True(((MlmPretrainingModel)model).Model.UseEnhancedMaskDecoder);
         var log = new ProgressLog();
         var options = new PretrainingOptions { MaxSteps = 40, BatchSize = 16, MaxLength = 48, LearningRate = 3e-3, WarmupSteps = 4, SaveSteps = 100, LogSteps = 10, Seed = 3 };
-        var result = TinyPretraining.Trainer(model, tmp.Path, options).Run(log);
+        var result = TinyPretraining.Trainer(model, tmp.Path, options).Train(progress: log);
 
-        Assert.True(result.Completed);
         Assert.Equal(40, result.Steps);
         var losses = log.Steps.Select(s => s.MlmLoss!.Value).ToList();
         double first = Mean(losses.Take(5)), last = Mean(losses.TakeLast(5));
@@ -96,9 +95,8 @@ public class PretrainingRunTests
         using var model = TinyPretraining.Build(PretrainingObjective.Rtd, 2);
         var log = new ProgressLog();
         var options = new PretrainingOptions { MaxSteps = 40, BatchSize = 16, MaxLength = 48, LearningRate = 3e-3, WarmupSteps = 4, SaveSteps = 100, Seed = 4 };
-        var result = TinyPretraining.Trainer(model, tmp.Path, options).Run(log);
+        var result = TinyPretraining.Trainer(model, tmp.Path, options).Train(progress: log);
 
-        Assert.True(result.Completed);
         var steps = log.Steps.ToList();
         double mlmFirst = Mean(steps.Take(5).Select(s => s.MlmLoss!.Value)), mlmLast = Mean(steps.TakeLast(5).Select(s => s.MlmLoss!.Value));
         double rtdFirst = Mean(steps.Take(5).Select(s => s.RtdLoss!.Value)), rtdLast = Mean(steps.TakeLast(5).Select(s => s.RtdLoss!.Value));
@@ -120,10 +118,10 @@ public class PretrainingRunTests
         using var tmp = new TempDir();
         using var model = TinyPretraining.Build(objective, 6);
         var options = new PretrainingOptions { MaxSteps = 2, BatchSize = 4, MaxLength = 24, SaveSteps = 100, Seed = 1 };
-        TinyPretraining.Trainer(model, Path.Combine(tmp.Path, "warm-up"), options).Run();
+        TinyPretraining.Trainer(model, Path.Combine(tmp.Path, "warm-up"), options).Train();
 
         long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        TinyPretraining.Trainer(model, Path.Combine(tmp.Path, "run"), options with { MaxSteps = 12, SaveSteps = 5 }).Run();
+        TinyPretraining.Trainer(model, Path.Combine(tmp.Path, "run"), options with { MaxSteps = 12, SaveSteps = 5 }).Train();
         long after = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         Assert.Equal(before, after);
     }

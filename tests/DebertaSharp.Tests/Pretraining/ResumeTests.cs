@@ -21,8 +21,7 @@ public class ResumeTests
     private static Dictionary<string, Tensor> Uninterrupted(PretrainingObjective objective, string output)
     {
         using var model = TinyPretraining.Build(objective, seed: 5);
-        var result = TinyPretraining.Trainer(model, output, Options).Run();
-        Assert.True(result.Completed);
+        TinyPretraining.Trainer(model, output, Options).Train();
         return TinyPretraining.Weights(model);
     }
 
@@ -31,9 +30,8 @@ public class ResumeTests
     {
         using var model = TinyPretraining.Build(objective, seed: 1234);
         var log = new ProgressLog();
-        var result = TinyPretraining.Trainer(model, output, Options).Run(log, resumeFrom: checkpoint);
+        var result = TinyPretraining.Trainer(model, output, Options).Train(checkpoint, log);
         Assert.Equal(PretrainingEvent.Resumed, log.Reports[0].Event);
-        Assert.True(result.Completed);
         return (TinyPretraining.Weights(model), result);
     }
 
@@ -55,21 +53,23 @@ public class ResumeTests
 
         string output = Path.Combine(tmp.Path, "interrupted");
         using var cancel = new CancellationTokenSource();
-        PretrainingResult stopped;
+        TrainingCanceledException stopped;
         using (var model = TinyPretraining.Build(objective, seed: 5))
         {
             var log = new ProgressLog(r => { if (r.Event == PretrainingEvent.Step && r.Step == 7) cancel.Cancel(); });
-            stopped = TinyPretraining.Trainer(model, output, Options).Run(log, cancellationToken: cancel.Token);
+            // The Trainer's contract: a cancelled run throws, naming the step and the checkpoint it left.
+            stopped = Assert.Throws<TrainingCanceledException>(() => TinyPretraining.Trainer(model, output, Options).Train(progress: log, cancellationToken: cancel.Token));
             Assert.Equal(PretrainingEvent.Cancelled, log.Reports[^1].Event);
+            Assert.Equal(stopped.Checkpoint, log.Reports[^1].Checkpoint);
         }
-        Assert.False(stopped.Completed);
-        Assert.Equal(7, stopped.Steps);
-        Assert.Equal(Path.Combine(output, "checkpoint-7"), stopped.LastCheckpoint);
-        Assert.Equal(stopped.LastCheckpoint, Pretrainer.LatestCheckpoint(output));
+        Assert.Equal(7, stopped.GlobalStep);
+        Assert.Equal(cancel.Token, stopped.CancellationToken);
+        Assert.Equal(Path.Combine(output, "checkpoint-7"), stopped.Checkpoint);
+        Assert.Equal(stopped.Checkpoint, Pretrainer.LatestCheckpoint(output));
         Assert.False(File.Exists(Path.Combine(output, "config.json")));   // no final model yet
         Assert.False(File.Exists(Path.Combine(output, "discriminator", "config.json")));
 
-        var (actual, resumed) = Resume(objective, output, stopped.LastCheckpoint!);
+        var (actual, resumed) = Resume(objective, output, stopped.Checkpoint);
         Assert.Equal(5, resumed.StepsThisRun);
         Assert.Equal(12, resumed.Steps);
         AssertSameWeights(expected, actual);
@@ -90,7 +90,7 @@ public class ResumeTests
         using (var model = TinyPretraining.Build(objective, seed: 5))
         {
             var log = new ProgressLog(r => { if (r.Event == PretrainingEvent.Step && r.Step == 11) throw new OperationCanceledException("killed"); });
-            Assert.Throws<OperationCanceledException>(() => TinyPretraining.Trainer(model, output, Options).Run(log));
+            Assert.Throws<OperationCanceledException>(() => TinyPretraining.Trainer(model, output, Options).Train(progress: log));
         }
         string latest = Pretrainer.LatestCheckpoint(output)!;
         Assert.Equal(Path.Combine(output, "checkpoint-8"), latest);
@@ -106,15 +106,15 @@ public class ResumeTests
         using var threads = new SingleTorchThread();
         using var tmp = new TempDir();
         using (var model = TinyPretraining.Build(PretrainingObjective.Mlm, seed: 5))
-            TinyPretraining.Trainer(model, tmp.Path, Options with { MaxSteps = 4 }).Run();
+            TinyPretraining.Trainer(model, tmp.Path, Options with { MaxSteps = 4 }).Train();
         using var other = TinyPretraining.Build(PretrainingObjective.Mlm, seed: 5);
         var ex = Assert.Throws<TrainingException>(() =>
-            TinyPretraining.Trainer(other, tmp.Path, Options with { BatchSize = 4 }).Run(resumeFrom: Path.Combine(tmp.Path, "checkpoint-4")));
+            TinyPretraining.Trainer(other, tmp.Path, Options with { BatchSize = 4 }).Train(resumeFrom: Path.Combine(tmp.Path, "checkpoint-4")));
         Assert.Contains("batch_size 8 (this run: 4)", ex.Message);
 
         using var rtd = TinyPretraining.Build(PretrainingObjective.Rtd, seed: 5);
         ex = Assert.Throws<TrainingException>(() =>
-            TinyPretraining.Trainer(rtd, tmp.Path, Options).Run(resumeFrom: Path.Combine(tmp.Path, "checkpoint-4")));
+            TinyPretraining.Trainer(rtd, tmp.Path, Options).Train(resumeFrom: Path.Combine(tmp.Path, "checkpoint-4")));
         Assert.Contains("objective mlm (this run: rtd)", ex.Message);
     }
 }

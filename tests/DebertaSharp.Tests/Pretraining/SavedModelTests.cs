@@ -28,7 +28,7 @@ public class SavedModelTests
         using var threads = new SingleTorchThread();
         using var tmp = new TempDir();
         using (var model = TinyPretraining.Build(PretrainingObjective.Rtd, seed: 3))
-            TinyPretraining.Trainer(model, tmp.Path, Options).Run();
+            TinyPretraining.Trainer(model, tmp.Path, Options).Train();
         string generator = Path.Combine(tmp.Path, "generator"), discriminator = Path.Combine(tmp.Path, "discriminator");
 
         using (var reader = CheckpointReader.Open(discriminator))
@@ -108,7 +108,7 @@ public class SavedModelTests
         using var threads = new SingleTorchThread();
         using var tmp = new TempDir();
         using (var model = TinyPretraining.Build(PretrainingObjective.Mlm, seed: 3))
-            TinyPretraining.Trainer(model, tmp.Path, Options with { SaveTotalLimit = 1 }).Run();
+            TinyPretraining.Trainer(model, tmp.Path, Options with { SaveTotalLimit = 1 }).Train();
 
         Assert.Equal(["checkpoint-3"], Directory.GetDirectories(tmp.Path).Select(Path.GetFileName));   // checkpoint-2 pruned
         using var mlm = DebertaForMaskedLM.FromPretrained(tmp.Path);
