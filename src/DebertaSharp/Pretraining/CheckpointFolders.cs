@@ -1,4 +1,5 @@
 using System.Globalization;
+using DebertaSharp.IO;
 using DebertaSharp.Training;
 
 namespace DebertaSharp.Pretraining;
@@ -10,8 +11,8 @@ internal static class CheckpointFolders
     public static List<(string Path, long Step)> List(string output)
     {
         if (!Directory.Exists(output)) return [];
-        Checkpoints.AtomicFolder.Recover(output);
-        Checkpoints.AtomicFolder.RecoverAll(output);
+        AtomicFolder.Recover(output);
+        AtomicFolder.RecoverAll(output);
         return Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*")
             .Select(d => (Path: d, Step: long.TryParse(System.IO.Path.GetFileName(d)[TrainingCheckpoint.FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
             .Where(c => c.Step >= 0 && File.Exists(System.IO.Path.Combine(c.Path, TrainingState.FileName)))
@@ -28,5 +29,5 @@ internal static class CheckpointFolders
             if (!string.Equals(System.IO.Path.GetFullPath(path), protectedFull, StringComparison.Ordinal)) TryDelete(path);
     }
 
-    public static void TryDelete(string path) => Checkpoints.AtomicFolder.TryDelete(path);
+    public static void TryDelete(string path) => AtomicFolder.TryDelete(path);
 }
