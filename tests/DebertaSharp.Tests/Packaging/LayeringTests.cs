@@ -28,7 +28,8 @@ public class LayeringTests
     {
         ["DebertaSharp"] = [],
         ["DebertaSharp.IO"] = [],
-        ["DebertaSharp.Hub"] = ["DebertaSharp.IO"],
+        // Hub reads a sharded checkpoint's index (CheckpointReader) to know which shard files to download.
+        ["DebertaSharp.Hub"] = ["DebertaSharp.IO", "DebertaSharp.Checkpoints"],
         ["DebertaSharp.Configuration"] = ["DebertaSharp.IO", "DebertaSharp.Hub"],
         ["DebertaSharp.Checkpoints"] = ["DebertaSharp.IO"],
         ["DebertaSharp.Tokenization"] = ["DebertaSharp.IO", "DebertaSharp.Hub"],
