@@ -1,9 +1,8 @@
 using DebertaSharp.Configuration;
-using DebertaSharp.Modeling;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace DebertaSharp.Pretraining;
+namespace DebertaSharp.Modeling;
 
 /// <summary>
 /// The DeBERTa-v3 discriminator head of the original microsoft/DeBERTa code (<c>LMMaskPredictionHead</c>), keys
