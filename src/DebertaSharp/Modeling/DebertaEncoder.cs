@@ -56,10 +56,13 @@ public sealed class DebertaEncoder : nn.Module
     public AttentionContext BuildAttentionContext(Tensor attentionMask, long queryLength, long keyLength, ScalarType dtype)
     {
         var relative = BuildRelativeContext(queryLength, keyLength);
+        ForwardProfile.Mark("relative context");
         try
         {
             var path = relative?.Layout ?? AttentionPlan.Choose(_options, queryLength, keyLength, 0, _config.HeadSize);
-            return AttentionContext.Build(_options, path, attentionMask, dtype, relative, queryLength, keyLength);
+            var context = AttentionContext.Build(_options, path, attentionMask, dtype, relative, queryLength, keyLength);
+            ForwardProfile.Mark("attention masks");
+            return context;
         }
         catch
         {

@@ -101,7 +101,12 @@ public sealed class DisentangledSelfAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         var (q, k, v) = Project(hidden, queryStates);                // each [B, heads, L, d]
-        q = q / _scale;                                               // fold the scale into q once
+        // Head-major and contiguous once, the scale folded into q: every product below reads q, k, v as [B·heads, L, d]
+        // matrices, and a permuted view was copied by each reshape or matmul that read it (q twice, k once per chunk).
+        q = q.contiguous() / _scale;
+        k = k.contiguous();
+        v = v.contiguous();
+        ForwardProfile.Mark("q, k, v projections");
         var relative = _relative ? context.Relative : null;
         var (attended, probs) = context.Path switch
         {
@@ -112,6 +117,7 @@ public sealed class DisentangledSelfAttention : nn.Module
 
         long b = attended.shape[0], lq = attended.shape[2];
         var result = attended.permute(0, 2, 1, 3).reshape(b, lq, _heads * _headSize);   // [B, Lq, heads·d]
+        ForwardProfile.Mark("merge heads");
         result.MoveToOuterDisposeScope();
         if (outputAttentions) probs!.MoveToOuterDisposeScope();
         return (result, outputAttentions ? probs : null);
@@ -243,6 +249,7 @@ public sealed class DisentangledSelfAttention : nn.Module
     {
         if (relative is null || !(_c2p || _p2c)) return null;
         var (keys, queries) = RowProjections(relative);                                      // [heads, R, d] each
+        ForwardProfile.Mark("relative-row projections");
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
         Tensor? c2p = null, p2cByKey = null;
         if (keys is not null)
@@ -258,6 +265,7 @@ public sealed class DisentangledSelfAttention : nn.Module
                 c2p = q.matmul(keys.transpose(-1, -2)).gather(-1, relative.Index!.expand(b, _heads, lq, lk));        // [B, heads, Lq, Lk]
             }
         }
+        ForwardProfile.Mark("c2p scores");
         if (queries is not null)
         {
             if (shifted)
@@ -271,9 +279,12 @@ public sealed class DisentangledSelfAttention : nn.Module
                 p2cByKey = k.matmul(queries.transpose(-1, -2)).gather(-1, relative.IndexByKey!.expand(b, _heads, lk, lq));   // [B, heads, Lk, Lq]
             }
         }
+        ForwardProfile.Mark("p2c scores");
         if (p2cByKey is null) return c2p!.contiguous();
         var p2c = TensorOps.TransposeLastTwo(p2cByKey);                                      // [B, heads, Lq, Lk], contiguous
-        return c2p is null ? p2c : p2c.add_(c2p);
+        var bias = c2p is null ? p2c : p2c.add_(c2p);
+        ForwardProfile.Mark("p2c transpose + add c2p");
+        return bias;
     }
 
     private (Tensor Context, Tensor? Probabilities) FastAttention(Tensor q, Tensor k, Tensor v, AttentionContext context,
@@ -305,6 +316,7 @@ public sealed class DisentangledSelfAttention : nn.Module
         var kT = k.reshape(b * _heads, lk, _headSize).transpose(1, 2);                    // [B·heads, d, Lk]
         var scores = (bias is null ? q3.bmm(kT) : TensorOps.AddBatchedProduct(bias.reshape(b * _heads, lq, lk), q3, kT))
             .view(b, _heads, lq, lk);                                                     // [B, heads, Lq, Lk]
+        ForwardProfile.Mark("q·kᵀ + bias");
         if (head_logits_proj is not null)
             scores = head_logits_proj.forward(scores.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
         if (additive is not null) scores = scores.add(additive);
@@ -313,7 +325,10 @@ public sealed class DisentangledSelfAttention : nn.Module
         probs = dropout.forward(probs);
         if (head_weights_proj is not null)
             probs = head_weights_proj.forward(probs.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
-        return (probs.matmul(v), probs);
+        ForwardProfile.Mark("mask + softmax");
+        var attendedValues = probs.matmul(v);
+        ForwardProfile.Mark("probabilities · v");
+        return (attendedValues, probs);
     }
 
     /// <summary>
@@ -328,8 +343,10 @@ public sealed class DisentangledSelfAttention : nn.Module
         if (relative is not null && (_c2p || _p2c))
         {
             var (keys, queries) = RowProjections(relative);          // [heads, R, d] each
+            ForwardProfile.Mark("relative-row projections");
             if (keys is not null) byRowC2P = q.matmul(keys.transpose(-1, -2));          // [B, heads, Lq, R]
             if (queries is not null) byRowP2C = k.matmul(queries.transpose(-1, -2));    // [B, heads, Lk, R]
+            ForwardProfile.Mark("c2p, p2c scores by row (chunked)");
         }
         var additive = context.AdditiveMask;
         var rowMask = context.QueryRowMask;
@@ -353,6 +370,7 @@ public sealed class DisentangledSelfAttention : nn.Module
                     var p2c = TensorOps.TransposeLastTwo(p2cByKey);                                         // [B, heads, n, Lk]
                     bias = bias is null ? p2c : bias.add_(p2c);
                 }
+                ForwardProfile.Mark("c2p, p2c gather + transpose (chunked)");
             }
             var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);
             var chunkRows = rowMask?.narrow(2, start, n);
