@@ -242,8 +242,9 @@ public sealed class DisentangledSelfAttention : nn.Module
     /// <summary>
     /// The c2p + p2c bias [B, heads, Lq, Lk] over the rows in use, for scaled <paramref name="q"/>; <c>null</c> without
     /// position terms. On the shifted path, scores against one row per distance are turned into pairs by a view; on the
-    /// gathered one, scores against the rows are gathered through the pair index. p2c is formed key-major ([Lk, Lq],
-    /// contiguous reads) and transposed tile by tile: a strided transposed read of [L, L] misses the cache at L = 512.
+    /// gathered one, scores against the rows are gathered through the pair index (p2c from the flattened key-by-row
+    /// scores, straight into query-major order). The shifted p2c is key-major ([Lk, Lq], contiguous reads) and
+    /// transposed tile by tile: a strided transposed read of [L, L] misses the cache at L = 512.
     /// </summary>
     private Tensor? PositionBias(Tensor q, Tensor k, RelativeContext? relative, bool shifted)
     {
@@ -251,7 +252,7 @@ public sealed class DisentangledSelfAttention : nn.Module
         var (keys, queries) = RowProjections(relative);                                      // [heads, R, d] each
         ForwardProfile.Mark("relative-row projections");
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
-        Tensor? c2p = null, p2cByKey = null;
+        Tensor? c2p = null, p2c = null, p2cByKey = null;
         if (keys is not null)
         {
             if (shifted)
@@ -276,14 +277,17 @@ public sealed class DisentangledSelfAttention : nn.Module
             }
             else
             {
-                p2cByKey = k.matmul(queries.transpose(-1, -2)).gather(-1, relative.IndexByKey!.expand(b, _heads, lk, lq));   // [B, heads, Lk, Lq]
+                // p2c[i, j] = byRow[j, index[i, j]], gathered from the flattened scores straight into query-major order
+                // (a key-major gather and a tiled transpose took ~1.4× as long at 1×512).
+                var byRow = k.matmul(queries.transpose(-1, -2));                                                  // [B, heads, Lk, R]
+                p2c = byRow.view(b, _heads, -1).gather(-1, relative.IndexByKey!.expand(b, _heads, lq * lk)).view(b, _heads, lq, lk);
             }
         }
         ForwardProfile.Mark("p2c scores");
-        if (p2cByKey is null) return c2p!.contiguous();
-        var p2c = TensorOps.TransposeLastTwo(p2cByKey);                                      // [B, heads, Lq, Lk], contiguous
+        if (p2cByKey is not null) p2c = TensorOps.TransposeLastTwo(p2cByKey);               // [B, heads, Lq, Lk], contiguous
+        if (p2c is null) return c2p!.contiguous();
         var bias = c2p is null ? p2c : p2c.add_(c2p);
-        ForwardProfile.Mark("p2c transpose + add c2p");
+        ForwardProfile.Mark("p2c transpose, add c2p");
         return bias;
     }
 
@@ -365,12 +369,12 @@ public sealed class DisentangledSelfAttention : nn.Module
                     bias = byRowC2P.narrow(2, start, n).gather(-1, index.expand(b, _heads, n, lk));         // [B, heads, n, Lk]
                 if (byRowP2C is not null)
                 {
-                    // Key-major gather through a contiguous index, then a tiled transpose (as PositionBias does).
-                    var p2cByKey = byRowP2C.gather(-1, index.t().contiguous().expand(b, _heads, lk, n));      // [B, heads, Lk, n]
-                    var p2c = TensorOps.TransposeLastTwo(p2cByKey);                                         // [B, heads, n, Lk]
+                    // Gathered from the flattened scores straight into query-major order (as PositionBias does).
+                    var flat = RelativeContext.KeyRowIndex(index, byRowP2C.shape[3]);                            // [1, 1, n·Lk]
+                    var p2c = byRowP2C.view(b, _heads, -1).gather(-1, flat.expand(b, _heads, n * lk)).view(b, _heads, n, lk);
                     bias = bias is null ? p2c : bias.add_(p2c);
                 }
-                ForwardProfile.Mark("c2p, p2c gather + transpose (chunked)");
+                ForwardProfile.Mark("c2p, p2c gathers (chunked)");
             }
             var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);
             var chunkRows = rowMask?.narrow(2, start, n);
