@@ -28,18 +28,21 @@ internal static class PeerBenchmark
         var optimized = new Option<FileInfo?>("--save-optimized") { Description = "Write ORT's optimised graph (ORT_ENABLE_ALL) to this file." };
         var bf16 = new Option<bool>("--bf16") { Description = "Also time DebertaSharp in bfloat16 against float32 (interleaved), per shape and thread count." };
         var profile = new Option<bool>("--profile") { Description = "Also time each stage of DebertaSharp's forward (median over --rounds passes), per shape and thread count." };
-        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, profile };
+        var kernel = new Option<DenseKernel>("--dense-kernel") { Description = "Dense-layer kernel of DebertaSharp's float32 inference: Auto (measured per shape), Torch (libtorch linear) or OneDnn.", DefaultValueFactory = _ => DenseKernel.Auto };
+        var kernels = new Option<bool>("--kernels") { Description = "Also time the layer's dense products alone, libtorch linear against oneDNN (interleaved), and DebertaSharp with libtorch linear forced against the chosen kernel." };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
+            DenseKernels.Kernel = parse.GetValue(kernel);
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
-                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(profile));
+                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile));
             return 0;
         });
         return cmd;
     }
 
-    private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16,
+    private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16, bool kernels,
         bool profile)
     {
         if (threadCounts.Count == 0 || threadCounts.Any(t => t < 1)) throw new DebertaSharpException("--threads needs positive counts, e.g. 1,2.");
@@ -53,7 +56,8 @@ internal static class PeerBenchmark
         Console.WriteLine($"CPU: {CpuInfo.Describe()}");
         Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version}, ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version} (CPU EP, ORT_ENABLE_ALL, " +
                           $"sequential, inter-op 1, allow_spinning 0); load average at start {CpuInfo.LoadAverage()}.");
-        Console.WriteLine($"Interleaved pairs (DebertaSharp, ORT) per row: {rounds} after one warm-up pair; ratio = median of per-pair ratios; float32.");
+        Console.WriteLine($"Interleaved pairs (DebertaSharp, ORT) per row: {rounds} after one warm-up pair; ratio = median of per-pair ratios; float32; " +
+                          $"dense kernel policy {DenseKernels.Kernel} (Auto's per-shape choices are listed below the table).");
         Console.WriteLine();
 
         using var model = DebertaModel.FromPretrained(bundle);
@@ -73,6 +77,8 @@ internal static class PeerBenchmark
                     torch.set_num_threads(t);
                     var session = sessions[t];
                     float[] dsOut = DebertaSharpForward(model, inputs);
+                    for (int i = 0; i < 2 * (DenseKernels.SamplesPerKernel + 1); i++) DebertaSharpForward(model, inputs);   // Auto measures each shape here
+                    dsOut = DebertaSharpForward(model, inputs);                                                          // with the kernels chosen
                     float[] ortOut = OrtForward(session, idData, maskData, b, l);
                     float[] reference = expected ?? ortOut;
                     double dsDiff = MaxAbsDiff(dsOut, reference), ortDiff = expected is null ? double.NaN : MaxAbsDiff(ortOut, reference);
@@ -96,6 +102,9 @@ internal static class PeerBenchmark
             foreach (var s in sessions.Values) s.Dispose();
         }
         Console.WriteLine();
+        Console.WriteLine(DenseKernels.Describe());
+        Console.WriteLine();
+        if (kernels) KernelComparison(bundle, model, shapes, threadCounts, rounds);
         if (profile) Profile(bundle, model, shapes, threadCounts, rounds);
         if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
         Console.WriteLine($"Load average at end {CpuInfo.LoadAverage()}.");
@@ -178,6 +187,67 @@ internal static class PeerBenchmark
         Console.WriteLine($"| --- |{string.Concat(columns.Select(_ => " ---: |"))}");
         foreach (var stage in order)
             Console.WriteLine($"| {stage} | {string.Join(" | ", columns.Select(c => c.Medians.TryGetValue(stage, out var ms) ? ms.ToString("F2") : "—"))} |");
+        Console.WriteLine();
+    }
+
+    /// <summary>
+    /// The layer's dense products alone (libtorch linear against oneDNN, interleaved, on the shapes the model runs), then
+    /// the whole DebertaSharp forward with libtorch linear forced against the policy given (what the kernel choice buys).
+    /// </summary>
+    private static void KernelComparison(string bundle, DebertaModel model, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds)
+    {
+        long hidden = model.Config.HiddenSize, intermediate = model.Config.IntermediateSize;
+        var policy = DenseKernels.Kernel;
+        Console.WriteLine("| rows × in → out | threads | libtorch linear (ms) | oneDNN (ms) | oneDNN / linear | linear GFLOP/s | oneDNN GFLOP/s |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (long rows in shapes.Select(s => s.Batch * s.Length).Distinct())
+        foreach (var (inF, outF) in new[] { (hidden, hidden), (hidden, intermediate), (intermediate, hidden) })
+        foreach (int t in threadCounts)
+        {
+            using var scope = NewDisposeScope();
+            var generator = new Generator(5);
+            var x = randn([rows, inF], generator: generator);
+            var w = randn([outF, inF], generator: generator) / Math.Sqrt(inF);
+            var b = randn([outF], generator: generator);
+            const int Repeats = 5;
+            double TimeRepeated(Func<Tensor> product)
+            {
+                torch.set_num_threads(t);
+                return Time(() => { for (int i = 0; i < Repeats; i++) product().Dispose(); }) / Repeats;
+            }
+            var timings = PairedTimings.Run(() => TimeRepeated(() => nn.functional.linear(x, w, b)), () => TimeRepeated(() => DenseKernels.OneDnn(x, w, b)), rounds);
+            double gflop = 2.0 * rows * inF * outF / 1e9;
+            Console.WriteLine($"| {rows} × {inF} → {outF} | {t} | {timings.MedianA:F2} | {timings.MedianB:F2} | {1 / timings.MedianRatio:F3} | " +
+                              $"{gflop / timings.MedianA * 1e3:F0} | {gflop / timings.MedianB * 1e3:F0} |");
+        }
+        Console.WriteLine();
+        Console.WriteLine($"| shape | threads | DebertaSharp, libtorch linear (ms) | DebertaSharp, {policy} (ms) | {policy} / libtorch linear |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        try
+        {
+            foreach (var (b, l) in shapes)
+            {
+                var (ids, mask, _) = Inputs(bundle, b, l);
+                var inputs = new DebertaInputs(ids) { AttentionMask = mask };
+                foreach (int t in threadCounts)
+                {
+                    double Forward(DenseKernel kernel)
+                    {
+                        torch.set_num_threads(t);
+                        DenseKernels.Kernel = kernel;
+                        return Time(() => model.Forward(inputs).Dispose());
+                    }
+                    var timings = PairedTimings.Run(() => Forward(DenseKernel.Torch), () => Forward(policy), rounds);
+                    Console.WriteLine($"| {b}×{l} | {t} | {timings.MedianA:F1} | {timings.MedianB:F1} | {1 / timings.MedianRatio:F3} |");
+                }
+                ids.Dispose();
+                mask.Dispose();
+            }
+        }
+        finally
+        {
+            DenseKernels.Kernel = policy;
+        }
         Console.WriteLine();
     }
 

@@ -67,6 +67,8 @@ internal static class BenchReportCommand
             }
         }
         Console.WriteLine();
+        Console.WriteLine(DenseKernels.Describe() + " (the GEMM floor times libtorch's matmul).");
+        Console.WriteLine();
 
         // 2. bfloat16 against float32, alternated; agreement on the fixture.
         Console.WriteLine("## bfloat16 inference against float32 (fast attention)");

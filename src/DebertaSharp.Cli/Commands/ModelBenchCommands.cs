@@ -152,7 +152,9 @@ internal static class ModelBenchCommands
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step; the median is reported.", DefaultValueFactory = _ => 5 };
         var checkpointing = new Option<bool>("--checkpointing") { Description = "Per-layer gradient checkpointing." };
         var loraRank = new Option<int?>("--lora-rank") { Description = "Train a LoRA adapter of this rank (default targets, alpha 2 × rank) instead of every weight." };
-        var cmd = new Command("train", "One training step (forward, backward, AdamW) of sequence classification: median time and peak resident memory; run it in a fresh process. Prints one JSON line.") { shape, steps, checkpointing, loraRank };
+        var precision = new Option<string>("--mixed-precision") { Description = "bf16 or fp16: also time mixed-precision steps, alternated with float32 steps (A B A B …), and print the speed-up.", DefaultValueFactory = _ => "none" };
+        precision.AcceptOnlyFromAmong(FinetuneCommand.Precisions);
+        var cmd = new Command("train", "One training step (forward, backward, AdamW) of sequence classification: median time and peak resident memory; run it in a fresh process. Prints one JSON line.") { shape, steps, checkpointing, loraRank, precision };
         BenchSubject.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
@@ -160,15 +162,21 @@ internal static class ModelBenchCommands
             var (b, l) = BenchSubject.ParseShapes(parse.GetValue(shape)!).Single();
             int n = parse.GetValue(steps);
             if (n < 1) throw new DebertaSharpException($"--steps must be at least 1, got {n}.");
-            var result = TrainSteps(subject, b, l, n, parse.GetValue(checkpointing), parse.GetValue(loraRank));
+            var result = TrainSteps(subject, b, l, n, parse.GetValue(checkpointing), parse.GetValue(loraRank),
+                FinetuneCommand.ParseMixedPrecision(parse.GetValue(precision)!));
             Console.WriteLine(result.ToJsonString());
             return 0;
         }));
         return cmd;
     }
 
-    /// <summary>Warm-up step, then <paramref name="steps"/> timed steps; dropout as the config says (training mode).</summary>
-    public static JsonObject TrainSteps(BenchSubject subject, long batch, long length, int steps, bool checkpointing, int? loraRank = null)
+    /// <summary>
+    /// Warm-up step, then <paramref name="steps"/> timed steps; dropout as the config says (training mode). With
+    /// <paramref name="precision"/>, float32 and mixed-precision steps alternate (<see cref="PairedTimings"/>) and the
+    /// float32/mixed ratio of the medians of pairs is reported.
+    /// </summary>
+    public static JsonObject TrainSteps(BenchSubject subject, long batch, long length, int steps, bool checkpointing, int? loraRank = null,
+        DebertaSharp.Training.MixedPrecision precision = DebertaSharp.Training.MixedPrecision.None)
     {
         manual_seed(1);
         using var model = subject.Folder is null
@@ -205,8 +213,30 @@ internal static class ModelBenchCommands
         ProcessMemory.TryResetPeak();
         Step();
         var times = Enumerable.Range(0, steps).Select(_ => Step()).ToList();
+        JsonObject? mixed = null;
+        if (precision != DebertaSharp.Training.MixedPrecision.None)
+        {
+            var low = precision == DebertaSharp.Training.MixedPrecision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float16;
+            double MixedStep()
+            {
+                using var autocast = Autocast.Enter(low);
+                return Step();
+            }
+            var paired = PairedTimings.Run(Step, MixedStep, steps);
+            mixed = new JsonObject
+            {
+                ["precision"] = BenchSubject.DTypeName(low),
+                ["float32_step_ms"] = paired.MedianA,
+                ["mixed_step_ms"] = paired.MedianB,
+                ["speedup"] = paired.MedianRatio,                  // median over pairs of float32 / mixed
+                ["pairs"] = steps,
+                ["cpu"] = CpuInfo.Describe(),
+                ["load_average"] = CpuInfo.LoadAverage(),
+            };
+        }
         return new JsonObject
         {
+            ["mixed_precision"] = mixed,
             ["shape"] = $"{batch}x{length}",
             ["optimizer"] = typeof(DebertaSharp.Training.AdamW).FullName,
             ["gradient_checkpointing"] = checkpointing,

@@ -92,7 +92,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
         // Every tensor checked against this head before anything runs (int32 ids and labels become int64).
         inputs = InputValidation.Prepare(Config, Head, inputs);
         var output = ForwardCore(inputs with { Validated = true }, outputHiddenStates, outputAttentions);
-        foreach (var (_, t) in output.NamedTensors()) t.MoveToOuterDisposeScope();
+        OutputTensors.MoveOutOnce(output.NamedTensors());
         return output;
     }
 

@@ -18,6 +18,22 @@ internal static class Dense
     public static Tensor Forward(nn.Module<Tensor, Tensor> layer, Tensor x) =>
         layer is Linear linear ? Linear(x, linear.weight!, linear.bias) : layer.forward(x);
 
-    /// <summary>x·Wᵀ + b; <paramref name="x"/> [..., in], <paramref name="weight"/> [out, in], <paramref name="bias"/> [out] → [..., out].</summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => nn.functional.linear(x, weight, bias);
+    /// <summary>
+    /// x·Wᵀ + b; <paramref name="x"/> [..., in], <paramref name="weight"/> [out, in], <paramref name="bias"/> [out] → [..., out].
+    /// Under <see cref="Autocast"/> a float32 product runs in its compute type and returns float32; otherwise float32
+    /// CPU inference (autograd off) takes the kernel <see cref="DenseKernels"/> chooses; everything else libtorch's <c>linear</c>.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (Autocast.ComputeType is { } low && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32)
+            return LowPrecisionLinear(x, weight, bias, low);
+        return DenseKernels.Applies(x, weight, bias) ? DenseKernels.Linear(x, weight, bias) : nn.functional.linear(x, weight, bias);
+    }
+
+    // Mixed precision: the casts are in the autograd graph, so the float32 masters get float32 gradients.
+    private static Tensor LowPrecisionLinear(Tensor x, Tensor weight, Tensor? bias, ScalarType low)
+    {
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(x.to(low), weight.to(low), bias?.to(low)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
 }

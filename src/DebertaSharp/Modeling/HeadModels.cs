@@ -178,7 +178,7 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
             Loss = loss,
             HiddenStates = outputHiddenStates ? all : null,
         };
-        foreach (var (_, t) in output.NamedTensors()) t.MoveToOuterDisposeScope();
+        OutputTensors.MoveOutOnce(output.NamedTensors());
         return output;
     }
 }

@@ -46,10 +46,12 @@ internal static class LayerCheckpoint
         public bool OutputAttentions { get; } = outputAttentions;
         public int ContextTensorCount { get; } = context.Tensors.Length;
         public byte[]? GeneratorState { get; set; }
+        public ScalarType? ComputeType { get; } = Autocast.ComputeType;     // the replay runs in the first pass's precision
 
         /// <summary>The layer on <paramref name="hidden"/> with the context rebuilt over <paramref name="contextTensors"/>.</summary>
         public List<Tensor> Run(Tensor hidden, IReadOnlyList<Tensor?> contextTensors)
         {
+            using var precision = Autocast.Enter(ComputeType);
             var (output, probs) = Layer.Forward(hidden, Context.With(contextTensors), null, OutputAttentions);
             return probs is null ? [output] : [output, probs];
         }

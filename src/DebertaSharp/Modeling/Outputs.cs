@@ -47,13 +47,9 @@ public class DebertaOutput : IDisposable
     /// <summary>Disposes every tensor this output holds (shared ones once).</summary>
     public void Dispose()
     {
-        var seen = new HashSet<IntPtr>();
-        foreach (var (_, t) in NamedTensors())
-            if (!t.IsInvalid && seen.Add(t.Handle)) t.Dispose();
+        OutputTensors.DisposeOnce(NamedTensors());
         GC.SuppressFinalize(this);
     }
-
-    internal static void MoveOut(Tensor? t) => t?.MoveToOuterDisposeScope();
 }
 
 /// <summary>
@@ -108,10 +104,31 @@ public sealed class MaskedTargetsOutput : IDisposable
     }
 
     /// <summary>Disposes every tensor this output holds (shared ones once).</summary>
-    public void Dispose()
+    public void Dispose() => OutputTensors.DisposeOnce(NamedTensors());
+}
+
+/// <summary>
+/// The outputs' tensors can repeat (<c>LastHiddenState</c> is <c>HiddenStates[^1]</c>; the EMD's last query can be the
+/// last hidden state): each is moved out of the forward's scope and disposed exactly once.
+/// </summary>
+internal static class OutputTensors
+{
+    /// <summary>
+    /// Moves each distinct tensor one dispose scope out. A tensor moved twice would skip the caller's scope and escape
+    /// it (issue 14).
+    /// </summary>
+    public static void MoveOutOnce(IEnumerable<KeyValuePair<string, Tensor>> tensors)
     {
         var seen = new HashSet<IntPtr>();
-        foreach (var (_, t) in NamedTensors())
+        foreach (var (_, t) in tensors)
+            if (seen.Add(t.Handle)) t.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Disposes each distinct live tensor once.</summary>
+    public static void DisposeOnce(IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    {
+        var seen = new HashSet<IntPtr>();
+        foreach (var (_, t) in tensors)
             if (!t.IsInvalid && seen.Add(t.Handle)) t.Dispose();
     }
 }

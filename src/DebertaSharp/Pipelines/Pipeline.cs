@@ -152,12 +152,13 @@ public abstract class Pipeline : IDisposable
         }
     }
 
-    /// <summary>Splits <paramref name="count"/> rows into consecutive batches of at most <see cref="BatchSize"/>.</summary>
-    private protected IEnumerable<(int Start, int Count)> Batches(int count)
+    /// <summary>Splits <paramref name="count"/> rows into consecutive batches of at most <paramref name="batchSize"/> (default <see cref="BatchSize"/>).</summary>
+    private protected IEnumerable<(int Start, int Count)> Batches(int count, int? batchSize = null)
     {
-        for (int start = 0; start < count; start += _batchSize)
+        int size = batchSize ?? _batchSize;
+        for (int start = 0; start < count; start += size)
         {
-            yield return (start, Math.Min(_batchSize, count - start));
+            yield return (start, Math.Min(size, count - start));
         }
     }
 
@@ -166,8 +167,17 @@ public abstract class Pipeline : IDisposable
     /// picked output tensor, each row's values flattened in float32: <c>result[pick][row]</c>. With
     /// <paramref name="perToken"/> the tensors are [B, L, …] and each row is cut to its encoding's own length (no padding).
     /// </summary>
-    private protected float[][][] ForwardRows(IReadOnlyList<TokenEncoding> encodings, bool perToken, params Func<DebertaOutput, Tensor>[] picks)
+    private protected float[][][] ForwardRows(IReadOnlyList<TokenEncoding> encodings, bool perToken, params Func<DebertaOutput, Tensor>[] picks) =>
+        ForwardRows(encodings, perToken, _batchSize, [.. picks.Select(pick => (Func<DebertaOutput, DebertaInputs, Tensor>)((output, _) => pick(output)))]);
+
+    /// <summary>
+    /// <see cref="ForwardRows(IReadOnlyList{TokenEncoding}, bool, Func{DebertaOutput, Tensor}[])"/> with a batch size of
+    /// this call only (the pipeline's <see cref="BatchSize"/> is not touched, so a call never changes another's batching)
+    /// and picks that also read the batch's padded inputs (a pooling over the attention mask).
+    /// </summary>
+    private protected float[][][] ForwardRows(IReadOnlyList<TokenEncoding> encodings, bool perToken, int batchSize, params Func<DebertaOutput, DebertaInputs, Tensor>[] picks)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var result = new float[picks.Length][][];
         for (int p = 0; p < picks.Length; p++)
         {
@@ -176,7 +186,7 @@ public abstract class Pipeline : IDisposable
 
         Infer(() =>
         {
-            foreach (var (start, count) in Batches(encodings.Count))
+            foreach (var (start, count) in Batches(encodings.Count, batchSize))
             {
                 using var scope = NewDisposeScope();
                 var batch = new TokenEncoding[count];
@@ -190,7 +200,7 @@ public abstract class Pipeline : IDisposable
                 using DebertaOutput output = Model.Forward(inputs);
                 for (int p = 0; p < picks.Length; p++)
                 {
-                    float[] values = ToArray(picks[p](output));
+                    float[] values = ToArray(picks[p](output, inputs));
                     int rowSize = values.Length / count;
                     int perPosition = perToken ? (int)(rowSize / padded) : 0;
                     for (int i = 0; i < count; i++)
@@ -207,32 +217,9 @@ public abstract class Pipeline : IDisposable
     }
 
     /// <summary>Pads encodings of one batch to their longest, right side, as the tokenizer would.</summary>
-    private protected DebertaInputs ToInputs(IReadOnlyList<TokenEncoding> encodings)
-    {
-        int length = encodings.Max(e => e.Length);
-        int rows = encodings.Count;
-        var ids = new long[rows * length];
-        var mask = new long[rows * length];
-        var types = new long[rows * length];
-        Array.Fill(ids, Tokenizer.PadTokenId);
-        for (int r = 0; r < rows; r++)
-        {
-            TokenEncoding e = encodings[r];
-            for (int c = 0; c < e.Length; c++)
-            {
-                ids[(r * length) + c] = e.InputIds[c];
-                mask[(r * length) + c] = e.AttentionMask[c];
-                types[(r * length) + c] = e.TokenTypeIds[c];
-            }
-        }
-
-        Device device = Model.Device;
-        return new DebertaInputs(tensor(ids, [rows, length], ScalarType.Int64, device))
-        {
-            AttentionMask = tensor(mask, [rows, length], ScalarType.Int64, device),
-            TokenTypeIds = tensor(types, [rows, length], ScalarType.Int64, device),
-        };
-    }
+    private protected DebertaInputs ToInputs(IReadOnlyList<TokenEncoding> encodings) =>
+        TokenizerInputs.Collate(encodings.Count, i => encodings[i].InputIds, i => encodings[i].AttentionMask, i => encodings[i].TokenTypeIds,
+            Tokenizer.PadTokenId, Model.Device);
 
     /// <summary>Copies a float tensor to a managed array on the CPU in float32.</summary>
     private protected static float[] ToArray(Tensor t) => t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();

@@ -137,17 +137,7 @@ public sealed class RerankPipeline : Pipeline
             }
         }
 
-        int saved = BatchSize;
-        BatchSize = options.BatchSize ?? saved;
-        float[][] logits;
-        try
-        {
-            logits = ForwardRows(encodings, perToken: false, o => o.Logits!)[0];
-        }
-        finally
-        {
-            BatchSize = saved;
-        }
+        float[][] logits = ForwardRows(encodings, perToken: false, options.BatchSize ?? BatchSize, (o, _) => o.Logits!)[0];
 
         return [.. logits.Select(row => classId is int c
             ? options.RawScores ? row[c] : (float)Probabilities.Softmax(row)[c]

@@ -102,29 +102,10 @@ public sealed class SentenceEmbeddingPipeline : Pipeline
             encodings[i] = Tokenizer.Encode(RequireText(texts[i], texts.Count == 1 ? "text" : $"text {i}"), encode);
         }
 
-        var result = new float[texts.Count][];
-        Infer(() =>
+        return ForwardRows(encodings, perToken: false, BatchSize, (output, inputs) =>
         {
-            foreach (var (start, count) in Batches(encodings.Length))
-            {
-                using var scope = NewDisposeScope();
-                DebertaInputs inputs = ToInputs(encodings.AsSpan(start, count).ToArray());
-                using DebertaOutput output = Model.Forward(inputs);
-                Tensor vectors = SentencePooling.Pool(output.LastHiddenState, inputs.AttentionMask!, Pooling);   // [B, D]
-                if (Normalize)
-                {
-                    vectors = SentencePooling.Normalize(vectors);
-                }
-
-                float[] values = ToArray(vectors);
-                for (int i = 0; i < count; i++)
-                {
-                    result[start + i] = values.AsSpan(i * Dimension, Dimension).ToArray();
-                }
-            }
-
-            return 0;
-        });
-        return result;
+            Tensor vectors = SentencePooling.Pool(output.LastHiddenState, inputs.AttentionMask!, Pooling);   // [B, D]
+            return Normalize ? SentencePooling.Normalize(vectors) : vectors;
+        })[0];
     }
 }

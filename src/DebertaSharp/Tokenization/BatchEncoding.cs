@@ -67,37 +67,42 @@ public sealed record BatchEncoding
     /// <exception cref="TokenizerException">The batch is not rectangular.</exception>
     public long[,] ToInt64Matrix(EncodingField field)
     {
-        int rows = BatchSize, cols = SequenceLength;
-        var result = new long[rows, cols];
-        for (int r = 0; r < rows; r++)
-        {
-            IReadOnlyList<int> values = Select(Encodings[r], field);
-            for (int c = 0; c < cols; c++)
-            {
-                result[r, c] = values[c];
-            }
-        }
-
+        long[] flat = ToInt64Flat(field);
+        var result = new long[BatchSize, SequenceLength];
+        Buffer.BlockCopy(flat, 0, result, 0, flat.Length * sizeof(long));
         return result;
     }
 
     /// <summary>The field flattened row-major, <c>BatchSize * SequenceLength</c> values (the layout of <c>torch.tensor(data, [B, S])</c>).</summary>
     /// <param name="field">Which field to lay out.</param>
     /// <exception cref="TokenizerException">The batch is not rectangular.</exception>
-    public long[] ToInt64Flat(EncodingField field)
+    public long[] ToInt64Flat(EncodingField field) => PadRows(BatchSize, r => Select(Encodings[r], field), SequenceLength, 0);
+
+    /// <summary>
+    /// Rows of token ints laid out row-major in a <c>[count, length]</c> int64 buffer, each padded on the right with
+    /// <paramref name="padValue"/>: the one collation of token lists behind every int64 input tensor (tokenizer batches,
+    /// pipelines, fine-tuning datasets).
+    /// </summary>
+    internal static long[] PadRows(int count, Func<int, IReadOnlyList<int>> row, int length, long padValue)
     {
-        int rows = BatchSize, cols = SequenceLength;
-        var result = new long[rows * cols];
-        for (int r = 0; r < rows; r++)
+        var flat = new long[count * length];
+        for (int r = 0; r < count; r++)
         {
-            IReadOnlyList<int> values = Select(Encodings[r], field);
-            for (int c = 0; c < cols; c++)
+            IReadOnlyList<int> values = row(r);
+            int kept = Math.Min(values.Count, length);
+            int at = r * length;
+            for (int c = 0; c < kept; c++)
             {
-                result[(r * cols) + c] = values[c];
+                flat[at + c] = values[c];
+            }
+
+            if (padValue != 0)
+            {
+                Array.Fill(flat, padValue, at + kept, length - kept);
             }
         }
 
-        return result;
+        return flat;
     }
 
     private static IReadOnlyList<int> Select(TokenEncoding encoding, EncodingField field) => field switch

@@ -401,17 +401,14 @@ public abstract class DebertaTokenizerBase
     private protected virtual int SpecialTokenCount(bool pair) => NumSpecialTokensToAdd(pair);
 
     /// <summary>
-    /// Truncates the sequences in place (at their end) by <paramref name="toRemove"/> tokens; returns the number removed. Used
-    /// without overflow windows; <see cref="EncodeOptions.TruncationSide"/> then takes the kept counts from the other end.
+    /// How many tokens each sequence keeps when the pair (or single text) is cut to <paramref name="room"/> tokens without
+    /// overflow windows; <see cref="EncodeOptions.TruncationSide"/> then decides which end they are taken from.
     /// The default is HF's slow <c>truncate_sequences</c>.
     /// </summary>
-    private protected virtual int TruncateSequences(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy)
+    private protected virtual (int First, int? Second) KeptCounts(int n1, int? n2, int room, TruncationStrategy strategy)
     {
-        var (a, b) = SlowCut(first.Count, second?.Count, first.Count + (second?.Count ?? 0) - toRemove, strategy, TruncationSide.Right);
-        int removed = first.Count - a[0].Count + (second is null ? 0 : second.Count - b![0].Count);
-        first.RemoveRange(a[0].Count, first.Count - a[0].Count);
-        second?.RemoveRange(b![0].Count, second.Count - b[0].Count);
-        return removed;
+        var (a, b) = SlowCut(n1, n2, room, strategy, TruncationSide.Right);
+        return (a[0].Count, b?[0].Count);
     }
 
     /// <summary>Builds the encoding of the (truncated) sequences: the template, type ids, masks.</summary>
@@ -464,12 +461,10 @@ public abstract class DebertaTokenizerBase
             else if (total + specials > limit)
             {
                 // The tokenizer's own cut decides how many tokens each sequence keeps; the side decides which ones.
-                List<TokenPiece> x = [.. first.Pieces];
-                List<TokenPiece>? y = second is null ? null : [.. second.Pieces];
-                TruncateSequences(x, y, total + specials - limit, strategy);
+                var (keepA, keepB) = KeptCounts(first.Count, second?.Count, limit - specials, strategy);
                 (int, int) Kept(int length, int keep) => options.TruncationSide == TruncationSide.Left ? (length - keep, keep) : (0, keep);
-                a = [Kept(first.Count, x.Count)];
-                b = second is null ? null : [Kept(second.Count, y!.Count)];
+                a = [Kept(first.Count, keepA)];
+                b = second is null ? null : [Kept(second.Count, keepB!.Value)];
             }
         }
 
@@ -544,15 +539,26 @@ public abstract class DebertaTokenizerBase
     private static (List<(int Start, int Count)>, List<(int Start, int Count)>?) RustWindows(int n1, int? n2, int room, TruncationStrategy strategy, EncodeOptions options)
     {
         List<(int Start, int Count)> Win(int length, int keep, string which) => OverflowWindows(length, keep, options.Stride, options.TruncationSide, which);
-        int total = n1 + (n2 ?? 0);
         if (room == 0)
         {
             return (Win(n1, 0, "first"), n2 is int m0 ? Win(m0, 0, "second") : null);
         }
 
+        var (keepA, keepB) = RustKeep(n1, n2, room, strategy);
+        return (Win(n1, keepA, n2 is null ? "text" : "first"), n2 is int b ? Win(b, keepB!.Value, "second") : null);
+    }
+
+    /// <summary>
+    /// HF Rust <c>truncate_encodings</c>' target lengths: how many tokens each sequence keeps of <paramref name="room"/>
+    /// (tokenizers 0.19–0.22). The one rule for the fast tokenizer's cut and for every tokenizer's overflow windows.
+    /// </summary>
+    /// <exception cref="TokenizerException">only_first / only_second and that sequence is too short for the cut, or only_second on a single text.</exception>
+    private protected static (int First, int? Second) RustKeep(int n1, int? n2, int room, TruncationStrategy strategy)
+    {
+        int total = n1 + (n2 ?? 0);
         if (total <= room)
         {
-            return ([(0, n1)], n2 is int m1 ? [(0, m1)] : null);
+            return (n1, n2);
         }
 
         int toRemove = total - room;
@@ -560,7 +566,7 @@ public abstract class DebertaTokenizerBase
         {
             if (n2 is not int b)
             {
-                return (Win(n1, n1 - toRemove, "text"), null);
+                return (n1 - toRemove, null);
             }
 
             // The shorter one stays whole if it leaves the longer one at least as much; else half the room each.
@@ -572,8 +578,7 @@ public abstract class DebertaTokenizerBase
                 longLength = shortLength + (room % 2);
             }
 
-            (int keepA, int keepB) = n1 > b ? (longLength, shortLength) : (shortLength, longLength);
-            return (Win(n1, keepA, "first"), Win(b, keepB, "second"));
+            return n1 > b ? (longLength, shortLength) : (shortLength, longLength);
         }
 
         bool cutSecond = strategy == TruncationStrategy.OnlySecond;
@@ -586,13 +591,11 @@ public abstract class DebertaTokenizerBase
         if (target <= toRemove)
         {
             throw new TokenizerException(
-                $"The {(cutSecond ? "second" : "first")} sequence has {target} tokens, too few to remove the {toRemove} that max_length needs " +
+                $"The {(cutSecond ? "second" : "first")} sequence ({target} tokens) is too short to remove the {toRemove} that max_length needs " +
                 $"({(cutSecond ? "only_second" : "only_first")}); raise max_length or choose another truncation strategy.");
         }
 
-        return cutSecond
-            ? ([(0, n1)], Win(target, target - toRemove, "second"))
-            : (Win(n1, target - toRemove, "first"), n2 is int m2 ? [(0, m2)] : null);
+        return cutSecond ? (n1, target - toRemove) : (target - toRemove, n2);
     }
 
     /// <summary>

@@ -28,6 +28,9 @@ public sealed class Trainer
     /// <summary>The metrics file written beside the final model.</summary>
     public const string MetricsFileName = "metrics.json";
 
+    // Where the float16 loss scaler's state is kept in trainer_state.json's extra fields.
+    private const string GradScalerKey = "grad_scaler";
+
     private readonly DebertaPreTrainedModel _model;
     private readonly FineTuningDataset _train;
     private readonly FineTuningDataset? _eval;
@@ -55,6 +58,30 @@ public sealed class Trainer
         Schedule = new LearningRateSchedule(options.Schedule, warmup, TotalSteps);
         Schedule.Validate();
         CheckLossOptions(model, options);
+        ComputeType = CheckMixedPrecision(model, options.MixedPrecision);
+    }
+
+    /// <summary>The compute type of the dense layers under <see cref="TrainerOptions.MixedPrecision"/>; <c>null</c> for float32.</summary>
+    public ScalarType? ComputeType { get; }
+
+    // Mixed precision keeps float32 masters, and the device must run products in the low precision.
+    private static ScalarType? CheckMixedPrecision(DebertaPreTrainedModel model, MixedPrecision precision)
+    {
+        if (precision == MixedPrecision.None) return null;
+        var type = precision == MixedPrecision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float16;
+        if (model.DType != ScalarType.Float32)
+            throw new TrainingException($"Mixed precision ({precision}) keeps float32 master weights; this {model.ArchitectureName} is in {model.DType}. Load it in float32.");
+        try
+        {
+            using var scope = NewDisposeScope();
+            var probe = ones([2, 2], type, model.Device);
+            probe.matmul(probe).sum().item<float>();
+        }
+        catch (Exception e) when (e is not DebertaSharpException)
+        {
+            throw new TrainingException($"Mixed precision {precision} needs {type} matrix products, which the device {model.Device} does not run: {e.Message}", e);
+        }
+        return type;
     }
 
     /// <summary>
@@ -145,6 +172,14 @@ public sealed class Trainer
         void Report(TrainingEvent e, double? loss = null, double? lr = null, IReadOnlyDictionary<string, double>? metrics = null, string? checkpoint = null) =>
             progress?.Report(new TrainingProgress(e, state.GlobalStep, TotalSteps, FractionalEpoch(state), loss, lr, metrics, checkpoint, clock.Elapsed));
 
+        GradScaler? scaler = null;
+        if (Options.MixedPrecision == MixedPrecision.Float16)
+        {
+            scaler = new GradScaler(Options.LossScaling);
+            if (resumeFrom is not null) scaler.Load(state.Extra.GetValueOrDefault(GradScalerKey), $"{TrainingState.FileName} of '{resumeFrom}'");
+            state.Extra[GradScalerKey] = scaler.ToJson();
+        }
+
         Report(TrainingEvent.Started);
         bool earlyStopped = state.Extra.TryGetValue("early_stopped", out var es) && es?.GetValue<bool>() == true;
         long lastSaved = -1;
@@ -159,7 +194,7 @@ public sealed class Trainer
             var groups = batches.Chunk(Options.GradientAccumulationSteps).ToList();
             for (long g = state.StepInEpoch; g < groups.Count && state.GlobalStep < TotalSteps; g++)
             {
-                var (loss, gradNorm, lr) = TrainStep(groups[(int)g], optimizer, parameters, classWeights, state, device);
+                var (loss, gradNorm, lr) = TrainStep(groups[(int)g], optimizer, parameters, classWeights, state, device, scaler);
                 state.GlobalStep++;
                 state.StepInEpoch = g + 1;
                 if (g + 1 == groups.Count)
@@ -167,7 +202,7 @@ public sealed class Trainer
                     state.Epoch = epoch + 1;     // the next step starts the next epoch
                     state.StepInEpoch = 0;
                 }
-                AddLoss(state, loss, gradNorm, lr);
+                AddLoss(state, loss, gradNorm, lr, scaler?.Scale);
                 Report(TrainingEvent.Step, loss, lr);
 
                 bool atEvalPoint = Options.EvalSteps is { } every ? state.GlobalStep % every == 0 : g + 1 == groups.Count;
@@ -208,6 +243,7 @@ public sealed class Trainer
             var evaluator = data.CreateEvaluator();
             double lossSum = 0;
             long items = 0;
+            using (Autocast.Enter(ComputeType))
             using (no_grad())
             {
                 foreach (var batch in BatchPlan.ForEvaluation(data, Options.EvalBatchSize, Options.GroupByLength))
@@ -234,10 +270,12 @@ public sealed class Trainer
     }
 
     // One optimizer step over a group of micro-batches; returns the mean loss, the gradient norm and the learning rate used.
+    // With a scaler (float16), a step whose gradients overflow is skipped: no optimizer step, no schedule step.
     private (double Loss, double? GradNorm, double LearningRate) TrainStep(int[][] group, AdamW optimizer, List<TorchSharp.Modules.Parameter> parameters,
-        Tensor? classWeights, TrainingState state, Device device)
+        Tensor? classWeights, TrainingState state, Device device, GradScaler? scaler)
     {
         double lossSum = 0;
+        using var precision = Autocast.Enter(ComputeType);
         bool ownLoss = classWeights is not null || Options.LabelSmoothing > 0;
         foreach (var batch in group)
         {
@@ -252,10 +290,22 @@ public sealed class Trainer
             if (!double.IsFinite(value))
                 throw new TrainingException($"The training loss became {value} at step {state.GlobalStep + 1} (epoch {state.Epoch + 1}); lower the learning rate or check the data.");
             lossSum += value;
-            (loss / group.Length).backward();               // the mean over the group's micro-batches
+            var mean = loss / group.Length;                 // the mean over the group's micro-batches
+            (scaler is null ? mean : scaler.ScaleLoss(mean)).backward();
+        }
+        double lr = Options.Optimizer.LearningRate * Schedule.Factor(state.GlobalStep - (scaler?.SkippedSteps ?? 0));
+        if (scaler is not null)
+        {
+            bool finite = scaler.Unscale(parameters);       // before clipping, so the threshold applies to the true gradients
+            scaler.Update(finite);
+            state.Extra[GradScalerKey] = scaler.ToJson();
+            if (!finite)
+            {
+                optimizer.ZeroGrad();
+                return (lossSum / group.Length, null, lr);
+            }
         }
         double? norm = Options.MaxGradNorm > 0 ? GradientClipping.ClipGradNorm(parameters, Options.MaxGradNorm) : null;
-        double lr = Options.Optimizer.LearningRate * Schedule.Factor(state.GlobalStep);
         optimizer.LearningRate = lr;
         optimizer.Step();
         optimizer.ZeroGrad();
@@ -263,7 +313,7 @@ public sealed class Trainer
     }
 
     // Running sums kept in the state, so a resumed run logs and reports exactly what an uninterrupted one would.
-    private void AddLoss(TrainingState state, double loss, double? gradNorm, double lr)
+    private void AddLoss(TrainingState state, double loss, double? gradNorm, double lr, double? lossScale)
     {
         double Get(string key) => state.Extra.TryGetValue(key, out var n) && n is not null ? n.GetValue<double>() : 0;
         state.Extra["loss_sum"] = Get("loss_sum") + loss;
@@ -273,6 +323,7 @@ public sealed class Trainer
         {
             var values = new Dictionary<string, double> { ["loss"] = sinceLog / stepsSinceLog, ["learning_rate"] = lr };
             if (gradNorm is { } g) values["grad_norm"] = g;
+            if (lossScale is { } scale) values["loss_scale"] = scale;
             state.LogHistory.Add(new LogEntry(state.GlobalStep, FractionalEpoch(state), values));
             sinceLog = 0;
             stepsSinceLog = 0;
@@ -435,6 +486,13 @@ public sealed class Trainer
         if (Options.HeadLearningRate is { } head) settings["head_learning_rate"] = head;
         if (Options.ClassWeights is { } weights) settings["class_weights"] = new JsonArray([.. weights.Select(w => (JsonNode?)w)]);
         if (Options.LabelSmoothing != 0) settings["label_smoothing"] = Options.LabelSmoothing;
+        if (Options.MixedPrecision != MixedPrecision.None) settings["mixed_precision"] = Options.MixedPrecision.ToString();
+        if (Options.MixedPrecision == MixedPrecision.Float16)
+            settings["loss_scaling"] = new JsonObject
+            {
+                ["init_scale"] = Options.LossScaling.InitScale, ["growth_factor"] = Options.LossScaling.GrowthFactor,
+                ["backoff_factor"] = Options.LossScaling.BackoffFactor, ["growth_interval"] = Options.LossScaling.GrowthInterval,
+            };
         return settings;
     }
 

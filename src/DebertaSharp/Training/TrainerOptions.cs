@@ -59,6 +59,17 @@ public sealed record TrainerOptions
     /// </summary>
     public double LabelSmoothing { get; init; }
 
+    /// <summary>
+    /// The precision of the matrix products (<see cref="Training.MixedPrecision"/>): with bfloat16 or float16 every dense
+    /// layer of the model runs in it during training and evaluation (<see cref="Modeling.Autocast"/>), while the model's
+    /// float32 weights stay the master copy and AdamW's state, LayerNorm, softmax and the losses stay float32. The model
+    /// must be float32. Default <see cref="MixedPrecision.None"/>.
+    /// </summary>
+    public MixedPrecision MixedPrecision { get; init; } = MixedPrecision.None;
+
+    /// <summary>The dynamic loss scaling of <see cref="MixedPrecision.Float16"/> runs (unused otherwise).</summary>
+    public GradScalerOptions LossScaling { get; init; } = new();
+
     /// <summary>Seeds dropout (torch) and the data order. Seed before building the model too (<see cref="TrainingSeed.Set"/>) for a reproducible initialisation.</summary>
     public int Seed { get; init; } = 42;
 
@@ -124,6 +135,9 @@ public sealed record TrainerOptions
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new TrainingException($"Label smoothing must be in [0, 1), got {LabelSmoothing}.");
         if (ClassWeights is { } w && (w.Count == 0 || w.Any(x => !(x >= 0) || double.IsInfinity(x))))
             throw new TrainingException($"Class weights must be finite numbers ≥ 0, one per label; got [{string.Join(", ", w)}].");
+        if (!Enum.IsDefined(MixedPrecision)) throw new TrainingException($"Mixed precision must be None, BFloat16 or Float16, got {(int)MixedPrecision}.");
+        ArgumentNullException.ThrowIfNull(LossScaling);
+        LossScaling.Validate();
         Optimizer.Validate();
     }
 }

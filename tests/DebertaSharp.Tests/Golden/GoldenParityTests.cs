@@ -8,7 +8,8 @@ namespace DebertaSharp.Tests.GoldenData;
 
 /// <summary>
 /// Every golden model case: every tensor of expected.safetensors within tolerance, with each attention implementation
-/// (fast with the explicit product, fast through scaled_dot_product_attention, fast in query chunks of 3, reference).
+/// (fast with the explicit product, fast through scaled_dot_product_attention, fast in query chunks of 3, reference),
+/// and again in inference mode with each dense kernel (libtorch's linear, oneDNN) forced.
 /// </summary>
 public class GoldenParityTests(ITestOutputHelper output)
 {
@@ -17,9 +18,34 @@ public class GoldenParityTests(ITestOutputHelper output)
         from mode in new[] { "fast", "fast-sdpa", "chunked", "reference" }
         select new object[] { c[0], mode };
 
+    public static IEnumerable<object[]> CasesModesAndKernels() =>
+        from c in CasesAndModes()
+        from kernel in new[] { DenseKernel.Torch, DenseKernel.OneDnn }
+        select new object[] { c[0], c[1], kernel };
+
     [Theory]
     [MemberData(nameof(CasesAndModes))]
-    public void ForwardMatchesReference(string name, string mode)
+    public void ForwardMatchesReference(string name, string mode) => CheckForward(name, mode, label: mode);
+
+    /// <summary>The same cases in inference mode (where the dense kernel choice applies) with each kernel forced.</summary>
+    [Theory]
+    [MemberData(nameof(CasesModesAndKernels))]
+    public void InferenceForwardMatchesReferenceWithEitherDenseKernel(string name, string mode, DenseKernel kernel)
+    {
+        var previous = DenseKernels.Kernel;
+        DenseKernels.Kernel = kernel;
+        try
+        {
+            using var inference = inference_mode();
+            CheckForward(name, mode, label: $"{mode}, {kernel}, inference mode");
+        }
+        finally
+        {
+            DenseKernels.Kernel = previous;
+        }
+    }
+
+    private void CheckForward(string name, string mode, string label)
     {
         var golden = new GoldenCase(name);
         using var model = AutoModel.FromPretrained(golden.Folder);
@@ -30,9 +56,9 @@ public class GoldenParityTests(ITestOutputHelper output)
         var actual = result.NamedTensors().ToDictionary(kv => kv.Key, kv => kv.Value);
         var comparisons = Parity.CompareForward(actual, expected, inputs["attention_mask"]);
         foreach (var (key, diff, limit) in comparisons)
-            output.WriteLine($"{name} ({mode}) {key}: max|Δ| = {diff:E2} (limit {limit:E2})");
+            output.WriteLine($"{name} ({label}) {key}: max|Δ| = {diff:E2} (limit {limit:E2})");
         var failures = comparisons.Where(c => !(c.MaxDiff <= c.Limit)).Select(c => $"{c.Name}: max|Δ| {c.MaxDiff:E3} > {c.Limit:E3}").ToList();
-        Assert.True(failures.Count == 0, $"{name} ({mode}): " + string.Join("; ", failures));
+        Assert.True(failures.Count == 0, $"{name} ({label}): " + string.Join("; ", failures));
     }
 }
 

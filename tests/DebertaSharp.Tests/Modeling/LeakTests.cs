@@ -16,6 +16,26 @@ public class LeakTests
     [InlineData("deberta-v3-heads/mc")]
     public void HundredForwardPassesLeaveNoLiveTensors(string name)
     {
+        var previous = DenseKernels.Kernel;
+        DenseKernels.Kernel = DenseKernel.Auto;
+        try { HundredForwardPasses(name); }
+        finally { DenseKernels.Kernel = previous; }
+    }
+
+    /// <summary>The same with oneDNN forced for every dense layer (the forward passes here run without autograd).</summary>
+    [Theory]
+    [InlineData("deberta-v3")]
+    [InlineData("deberta-v1-talkinghead")]
+    public void HundredForwardPassesWithOneDnnLeaveNoLiveTensors(string name)
+    {
+        var previous = DenseKernels.Kernel;
+        DenseKernels.Kernel = DenseKernel.OneDnn;
+        try { HundredForwardPasses(name); }
+        finally { DenseKernels.Kernel = previous; }
+    }
+
+    private static void HundredForwardPasses(string name)
+    {
         var golden = new GoldenCase(name);
         using var model = AutoModel.FromPretrained(golden.Folder);
         var tensors = golden.Inputs();
@@ -32,6 +52,35 @@ public class LeakTests
         }
         long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         Assert.Equal(before, after);
+        foreach (var t in tensors.Values) t.Dispose();
+    }
+
+    /// <summary>
+    /// Issue 14: with hidden states requested, <c>LastHiddenState</c> is <c>HiddenStates[^1]</c>; moved out twice it
+    /// skipped the caller's scope and outlived it while <c>hidden_states.N</c> was freed.
+    /// </summary>
+    [Theory]
+    [InlineData("deberta-v3", true)]
+    [InlineData("deberta-v3", false)]
+    [InlineData("deberta-v3-heads/mc", true)]
+    public void EveryOutputTensorDiesWithTheCallersScope(string name, bool attentions)
+    {
+        var golden = new GoldenCase(name);
+        using var model = AutoModel.FromPretrained(golden.Folder);
+        var tensors = golden.Inputs();
+        var inputs = GoldenCase.ToInputs(tensors);
+        using var _ = no_grad();
+        List<KeyValuePair<string, Tensor>> named;
+        using (NewDisposeScope())
+        {
+            var output = model.Forward(inputs, outputHiddenStates: true, outputAttentions: attentions);
+            named = output.NamedTensors().ToList();
+            Assert.Same(output.LastHiddenState, output.HiddenStates![^1]);
+            Assert.All(named, kv => Assert.False(kv.Value.IsInvalid, kv.Key));
+        }
+        var escaped = named.Where(kv => !kv.Value.IsInvalid).Select(kv => kv.Key).ToList();
+        foreach (var kv in named) if (!kv.Value.IsInvalid) kv.Value.Dispose();
+        Assert.Empty(escaped);
         foreach (var t in tensors.Values) t.Dispose();
     }
 }

@@ -72,4 +72,29 @@ public class RerankPipelineTests
         var error = Assert.Throws<DebertaInputException>(() => reranker.Rerank(Query, Documents, new RerankOptions { MaxLength = 6 }));
         Assert.Contains("query is too long", error.Message);
     }
+
+    [Fact]
+    public async Task APerCallBatchSizeNeverChangesThePipelinesOwnWhileItRuns()
+    {
+        // RerankOptions.BatchSize is for one call: another thread reading (or batching with) the pipeline meanwhile
+        // must see the pipeline's own batch size, not the call's (it was swapped in and back around the forward).
+        using var reranker = RerankPipeline.FromPretrained(TaskModels.Regression);
+        var oneAtATime = new RerankOptions { BatchSize = 1 };
+        float[] expected = reranker.Score(Query, Documents, oneAtATime);
+        var seen = new HashSet<int>();
+        var scoring = Task.Run(() =>
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                Assert.Equal(expected, reranker.Score(Query, Documents, oneAtATime));
+            }
+        });
+        while (!scoring.IsCompleted)
+        {
+            seen.Add(reranker.BatchSize);
+        }
+
+        await scoring;
+        Assert.Equal([8], seen);
+    }
 }

@@ -152,69 +152,9 @@ public sealed class DebertaTokenizerFast : DebertaTokenizerBase
     /// <inheritdoc/>
     private protected override int SpecialTokenCount(bool pair) => _pipeline.PostProcessor?.AddedTokens(pair) ?? 0;
 
-    /// <summary>tokenizers 0.19–0.22 <c>truncate_encodings</c> (stride 0, right side).</summary>
-    private protected override int TruncateSequences(List<TokenPiece> first, List<TokenPiece>? second, int toRemove, TruncationStrategy strategy)
-    {
-        if (toRemove <= 0)
-        {
-            return 0;
-        }
-
-        int total = first.Count + (second?.Count ?? 0);
-        int maxLength = total - toRemove;
-        if (strategy == TruncationStrategy.LongestFirst)
-        {
-            if (second is null)
-            {
-                first.RemoveRange(maxLength, first.Count - maxLength);
-                return toRemove;
-            }
-
-            int n1 = first.Count, n2 = second.Count;
-            bool swap = n1 > n2;
-            if (swap)
-            {
-                (n1, n2) = (n2, n1);
-            }
-
-            n2 = n1 > maxLength ? n1 : Math.Max(n1, maxLength - n1);
-            if (n1 + n2 > maxLength)
-            {
-                n1 = maxLength / 2;
-                n2 = n1 + (maxLength % 2);
-            }
-
-            if (swap)
-            {
-                (n1, n2) = (n2, n1);
-            }
-
-            int removed = Math.Max(0, first.Count - n1) + Math.Max(0, second.Count - n2);
-            if (first.Count > n1)
-            {
-                first.RemoveRange(n1, first.Count - n1);
-            }
-
-            if (second.Count > n2)
-            {
-                second.RemoveRange(n2, second.Count - n2);
-            }
-
-            return removed;
-        }
-
-        List<TokenPiece> target = strategy == TruncationStrategy.OnlyFirst
-            ? first
-            : second ?? throw new TokenizerException("Truncation error: only_second truncation needs a second sequence.");
-        if (target.Count <= toRemove)
-        {
-            throw new TokenizerException(
-                $"Truncation error: the {(strategy == TruncationStrategy.OnlyFirst ? "first" : "second")} sequence ({target.Count} tokens) is too short to remove {toRemove} tokens.");
-        }
-
-        target.RemoveRange(target.Count - toRemove, toRemove);
-        return toRemove;
-    }
+    /// <summary>tokenizers 0.19–0.22 <c>truncate_encodings</c>: the base's Rust rule (<see cref="DebertaTokenizerBase.RustKeep"/>).</summary>
+    private protected override (int First, int? Second) KeptCounts(int n1, int? n2, int room, TruncationStrategy strategy) =>
+        RustKeep(n1, n2, room, strategy);
 
     /// <inheritdoc/>
     private protected override TokenEncoding BuildEncoding(List<TokenPiece> first, List<TokenPiece>? second, bool addSpecial, int removed)

@@ -1,5 +1,6 @@
 using DebertaSharp.Configuration;
 using DebertaSharp.Modeling;
+using DebertaSharp.Tokenization;
 using static TorchSharp.torch;
 
 namespace DebertaSharp.Training.Data;
@@ -83,26 +84,14 @@ public abstract class FineTuningDataset
     }
 
     /// <summary>Pads int sequences to <paramref name="length"/> into a row-major int64 buffer.</summary>
-    protected static long[] PadRows(IReadOnlyList<int[]> rows, int length, long padValue)
-    {
-        var flat = new long[rows.Count * length];
-        for (int r = 0; r < rows.Count; r++)
-        {
-            var row = rows[r];
-            for (int c = 0; c < length; c++) flat[r * length + c] = c < row.Length ? row[c] : padValue;
-        }
-        return flat;
-    }
+    protected static long[] PadRows(IReadOnlyList<int[]> rows, int length, long padValue) =>
+        BatchEncoding.PadRows(rows.Count, r => rows[r], length, padValue);
 
     /// <summary>Ids, attention mask and token types for <paramref name="ids"/>/<paramref name="types"/> padded to their longest, shaped [rows, L] (or <paramref name="shape"/> + [L]).</summary>
     protected (Tensor Ids, Tensor Mask, Tensor Types) PadBatch(IReadOnlyList<int[]> ids, IReadOnlyList<int[]> types, Device device, long[]? shape = null)
     {
-        int length = ids.Max(r => r.Length);
-        long[] dims = [.. shape ?? [ids.Count], length];
-        var mask = ids.Select(r => Enumerable.Repeat(1, r.Length).ToArray()).ToList();
-        return (tensor(PadRows(ids, length, PadTokenId), dims, ScalarType.Int64, device),
-                tensor(PadRows(mask, length, 0), dims, ScalarType.Int64, device),
-                tensor(PadRows(types, length, 0), dims, ScalarType.Int64, device));
+        DebertaInputs inputs = TokenizerInputs.Collate(ids.Count, i => ids[i], null, i => types[i], PadTokenId, device, shape);
+        return (inputs.InputIds, inputs.AttentionMask!, inputs.TokenTypeIds!);
     }
 }
 

@@ -93,14 +93,7 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
                     $"not more than the doc stride {options.DocStride}; raise the max length, lower the stride or the max question length.");
             int contextOffset = question.Length + 2;                       // [CLS] q… [SEP] then the window
             // The windows are the tokenizer's overflow, as run_qa.py: truncation only_second, stride = doc_stride.
-            var window = tokenizer.PrepareForModel(question, context, new EncodeOptions
-            {
-                MaxLength = options.MaxLength,
-                Truncation = TruncationStrategy.OnlySecond,
-                Stride = options.DocStride,
-                ReturnOverflowingTokens = true,
-            });
-            foreach (var w in (TokenEncoding[])[window, .. window.Overflowing])
+            foreach (var w in TokenWindows.Of(tokenizer, question, context, options.MaxLength, options.DocStride))
             {
                 var offsets = Enumerable.Range(0, w.Length).Where(i => w.SequenceIds[i] == 1).Select(i => w.Offsets[i]).ToArray();
                 var (start, stop) = LabelWindow(example, offsets, contextOffset);

@@ -1,10 +1,9 @@
-using DebertaSharp.Tokenization;
-
-namespace DebertaSharp.Pipelines;
+namespace DebertaSharp.Tokenization;
 
 /// <summary>
 /// The windows of a long input as the tokenizer's overflow gives them (HF's pipelines: <c>stride</c> +
-/// <c>return_overflowing_tokens</c>), and where each window sits among the tokens of the windowed sequence.
+/// <c>return_overflowing_tokens</c>; run_qa.py's <c>doc_stride</c>), and where each window sits among the tokens of the
+/// windowed sequence. The one windowing of long inputs: the pipelines and the question-answering dataset read it.
 /// </summary>
 internal static class TokenWindows
 {

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DebertaSharp.Modeling;
+
+/// <summary>The matrix-product kernel of the model's float32 dense layers in CPU inference.</summary>
+public enum DenseKernel
+{
+    /// <summary>
+    /// Measured per shape (default): the first calls of each (row bucket, in, out, bias, thread count) alternate the
+    /// two kernels on the real operands and the one with the faster best time is kept for the rest of the process.
+    /// </summary>
+    Auto,
+
+    /// <summary>libtorch's <c>linear</c> (oneMKL's SGEMM on x86-64): what training and every other case use.</summary>
+    Torch,
+
+    /// <summary>oneDNN's inner product (<c>torch.mkldnn_linear</c> through TorchScript), which dispatches on the CPU's ISA flags.</summary>
+    OneDnn,
+}
+
+/// <summary>One measured kernel choice of <see cref="DenseKernel.Auto"/>.</summary>
+/// <param name="RowBucket">Rows of the product (all leading dimensions of the input), rounded up to a power of two.</param>
+/// <param name="InFeatures">Input features (the weight's columns).</param>
+/// <param name="OutFeatures">Output features (the weight's rows).</param>
+/// <param name="HasBias">Whether the layer adds a bias.</param>
+/// <param name="Threads">torch's intra-op thread count when measured.</param>
+/// <param name="Kernel">The kernel kept (<see cref="DenseKernel.Torch"/> or <see cref="DenseKernel.OneDnn"/>).</param>
+/// <param name="TorchMilliseconds">Best time of one libtorch <c>linear</c> call.</param>
+/// <param name="OneDnnMilliseconds">Best time of one oneDNN call (including the layout conversions of input and output).</param>
+public sealed record DenseKernelChoice(long RowBucket, long InFeatures, long OutFeatures, bool HasBias, int Threads,
+    DenseKernel Kernel, double TorchMilliseconds, double OneDnnMilliseconds);
+
+/// <summary>
+/// Chooses how float32 dense layers multiply in CPU inference (autograd off: <c>no_grad</c> or <c>inference_mode</c>).
+/// libtorch's <c>linear</c> goes to oneMKL's SGEMM, which on AMD CPUs does not use AVX-512 at full width; oneDNN's
+/// inner product dispatches on the ISA flags and measured 1.2–1.7× faster on one Zen 5 core, but slower at some
+/// shapes on two threads, so the choice is measured by the library on the machine it runs on (<see cref="DenseKernel.Auto"/>)
+/// rather than fixed. Training, autograd, other dtypes and other devices always use libtorch's <c>linear</c>.
+/// </summary>
+/// <remarks>
+/// Process-wide. Under <see cref="DenseKernel.Auto"/>, the first <see cref="SamplesPerKernel"/> + 1 calls of each shape
+/// with each kernel alternate the kernels (the first of each is not timed), so no product is computed twice; those
+/// first calls' outputs therefore come from either kernel (they agree to float rounding). Once chosen, a shape always
+/// uses the same kernel; force one with <see cref="Kernel"/> for identical bits from the first call.
+/// </remarks>
+public static class DenseKernels
+{
+    /// <summary>Timed calls per kernel before a shape's choice is made.</summary>
+    public const int SamplesPerKernel = 3;
+
+    // Fixed source, compiled once per process: a TorchScript compile error terminates the process, so nothing here
+    // is ever generated. torch.X resolves to aten::X in TorchScript.
+    private const string Source = """
+        def linear(x: Tensor, w: Tensor, b: Tensor):
+            return torch.mkldnn_linear(x.to_mkldnn(), w, b).to_dense()
+        def linear_no_bias(x: Tensor, w: Tensor):
+            return torch.mkldnn_linear(x.to_mkldnn(), w, None).to_dense()
+
+        """;                                                                       // TorchScript wants the final newline
+
+    private static readonly Lazy<jit.CompilationUnit> Unit = new(Compile, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lock Gate = new();
+    private static readonly Dictionary<Key, Trial> Trials = [];
+    private static readonly Dictionary<Key, DenseKernelChoice> Chosen = [];
+    private static DenseKernel _kernel = DenseKernel.Auto;
+
+    /// <summary>The kernel policy (default <see cref="DenseKernel.Auto"/>). Setting it does not forget measured choices.</summary>
+    /// <exception cref="DebertaConfigurationException">The value is not a defined <see cref="DenseKernel"/>.</exception>
+    public static DenseKernel Kernel
+    {
+        get => _kernel;
+        set
+        {
+            if (!Enum.IsDefined(value))
+                throw new DebertaConfigurationException($"DenseKernels.Kernel has the undefined value {(int)value}.");
+            _kernel = value;
+        }
+    }
+
+    /// <summary>The choices <see cref="DenseKernel.Auto"/> has made in this process so far.</summary>
+    public static IReadOnlyList<DenseKernelChoice> Choices
+    {
+        get { lock (Gate) return [.. Chosen.Values]; }
+    }
+
+    /// <summary>Forgets every measured choice (e.g. after the machine's load changed); the next calls measure again.</summary>
+    public static void ResetChoices()
+    {
+        lock (Gate)
+        {
+            Trials.Clear();
+            Chosen.Clear();
+        }
+    }
+
+    /// <summary>Records <paramref name="kernel"/> as the choice for a shape as if measured (tests).</summary>
+    internal static void SetChoice(long rows, long inFeatures, long outFeatures, bool hasBias, int threads, DenseKernel kernel)
+    {
+        var key = new Key(RowBucket(rows), inFeatures, outFeatures, hasBias, threads);
+        lock (Gate)
+        {
+            Trials.Remove(key);
+            Chosen[key] = new DenseKernelChoice(key.RowBucket, inFeatures, outFeatures, hasBias, threads, kernel, double.NaN, double.NaN);
+        }
+    }
+
+    /// <summary>A short description of the policy and the choices made, for benchmark reports.</summary>
+    public static string Describe()
+    {
+        var choices = Choices;
+        if (Kernel != DenseKernel.Auto) return $"dense kernel forced: {Kernel}";
+        if (choices.Count == 0) return "dense kernel: Auto (no float32 CPU inference product measured yet)";
+        var parts = choices.OrderBy(c => c.Threads).ThenBy(c => c.RowBucket).ThenBy(c => c.InFeatures).ThenBy(c => c.OutFeatures)
+            .Select(c => $"{c.RowBucket}×{c.InFeatures}→{c.OutFeatures}{(c.HasBias ? "" : " (no bias)")} {c.Threads}T: {c.Kernel} " +
+                         $"(oneDNN/torch {c.OneDnnMilliseconds / c.TorchMilliseconds:F2})");
+        return "dense kernel: Auto — " + string.Join("; ", parts);
+    }
+
+    /// <summary>Whether the call takes this class's path: float32 on the CPU, autograd off, a 2-D weight, rows present.</summary>
+    internal static bool Applies(Tensor x, Tensor weight, Tensor? bias) =>
+        _kernel != DenseKernel.Torch && !is_grad_enabled()
+        && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && (bias is null || bias.dtype == ScalarType.Float32)
+        && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU && (bias is null || bias.device_type == DeviceType.CPU)
+        && weight.dim() == 2 && x.dim() >= 1 && x.shape[^1] == weight.shape[1] && x.numel() > 0 && weight.numel() > 0;
+
+    /// <summary>x·Wᵀ + b with the kernel chosen for this shape; call only where <see cref="Applies"/> holds.</summary>
+    internal static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (_kernel == DenseKernel.OneDnn) return OneDnn(x, weight, bias);
+        int threads = get_num_threads();
+        var key = new Key(RowBucket(x.numel() / x.shape[^1]), weight.shape[1], weight.shape[0], bias is not null, threads);
+        DenseKernel next;
+        lock (Gate)
+        {
+            if (Chosen.TryGetValue(key, out var choice))
+                return choice.Kernel == DenseKernel.OneDnn ? OneDnn(x, weight, bias) : nn.functional.linear(x, weight, bias);
+            if (!Trials.TryGetValue(key, out var trial)) Trials[key] = trial = new Trial();
+            next = trial.Next();
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        var result = next == DenseKernel.OneDnn ? OneDnn(x, weight, bias) : nn.functional.linear(x, weight, bias);
+        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        lock (Gate)
+        {
+            if (!Chosen.ContainsKey(key) && Trials.TryGetValue(key, out var trial) && trial.Record(next, ms) is { } decided)
+            {
+                Chosen[key] = new DenseKernelChoice(key.RowBucket, key.In, key.Out, key.HasBias, key.Threads, decided.Kernel, decided.TorchMs, decided.OneDnnMs);
+                Trials.Remove(key);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// oneDNN's inner product x·Wᵀ + b, whatever <see cref="Kernel"/> says (benchmarks and checks): <paramref name="x"/>
+    /// [..., in] is flattened to [rows, in] and the result reshaped to [..., out]. Does not record autograd history.
+    /// </summary>
+    /// <param name="x">float32 CPU input [..., in].</param>
+    /// <param name="weight">float32 CPU weight [out, in].</param>
+    /// <param name="bias">float32 CPU bias [out], or <c>null</c>.</param>
+    /// <returns>[..., out], in the caller's dispose scope.</returns>
+    /// <exception cref="DebertaInputException">A tensor is not float32 on the CPU, or the shapes do not fit (the message says which).</exception>
+    public static Tensor OneDnn(Tensor x, Tensor weight, Tensor? bias)
+    {
+        foreach (var (name, t) in new[] { ("x", x), ("weight", weight), ("bias", bias) })
+            if (t is not null && (t.dtype != ScalarType.Float32 || t.device_type != DeviceType.CPU))
+                throw new DebertaInputException($"DenseKernels.OneDnn takes float32 CPU tensors; {name} is {t.dtype} on {t.device}.");
+        if (weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1] || (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0])))
+            throw new DebertaInputException($"DenseKernels.OneDnn: x [{string.Join(", ", x.shape)}], weight [{string.Join(", ", weight.shape)}] and " +
+                                            $"bias [{(bias is null ? "none" : string.Join(", ", bias.shape))}] do not fit x·weightᵀ + bias.");
+        using var scope = NewDisposeScope();
+        long[] outShape = [.. x.shape[..^1], weight.shape[0]];
+        var rows = x.reshape(-1, x.shape[^1]).contiguous();                        // [rows, in]
+        var w = weight.contiguous();                                               // [out, in]
+        var y = (Tensor)(bias is null
+            ? Unit.Value.invoke("linear_no_bias", rows, w)
+            : Unit.Value.invoke("linear", rows, w, bias.contiguous()));            // [rows, out]
+        return y.reshape(outShape).MoveToOuterDisposeScope();
+    }
+
+    private static jit.CompilationUnit Compile()
+    {
+        var unit = jit.compile(Source);
+        // The graph executor profiles a function's first calls: do that here on tiny operands, not in a timed call.
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = ones(2, 3);
+        var w = ones(4, 3);
+        var b = zeros(4);
+        for (int i = 0; i < 3; i++)
+        {
+            unit.invoke("linear", x, w, b);
+            unit.invoke("linear_no_bias", x, w);
+        }
+        return unit;
+    }
+
+    private static long RowBucket(long rows) => rows <= 1 ? 1 : 1L << (int)(64 - long.LeadingZeroCount(rows - 1));
+
+    private readonly record struct Key(long RowBucket, long In, long Out, bool HasBias, int Threads);
+
+    /// <summary>Alternating calls of one shape: torch, oneDNN, torch, … The first call of each kernel is not timed (cold caches, first allocation).</summary>
+    private sealed class Trial
+    {
+        private readonly List<double> _torch = [], _oneDnn = [];
+        private int _calls, _torchCalls, _oneDnnCalls;
+
+        public DenseKernel Next() => _calls++ % 2 == 0 ? DenseKernel.Torch : DenseKernel.OneDnn;
+
+        public (DenseKernel Kernel, double TorchMs, double OneDnnMs)? Record(DenseKernel kernel, double ms)
+        {
+            if (kernel == DenseKernel.Torch) { if (_torchCalls++ > 0) _torch.Add(ms); }
+            else if (_oneDnnCalls++ > 0) _oneDnn.Add(ms);
+            if (_torch.Count < SamplesPerKernel || _oneDnn.Count < SamplesPerKernel) return null;
+            double t = _torch.Min(), o = _oneDnn.Min();
+            return (o < t ? DenseKernel.OneDnn : DenseKernel.Torch, t, o);
+        }
+    }
+}

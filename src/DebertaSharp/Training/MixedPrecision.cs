@@ -1,0 +1,25 @@
+namespace DebertaSharp.Training;
+
+/// <summary>
+/// The precision of the matrix products in training (<see cref="TrainerOptions.MixedPrecision"/>), with autocast
+/// semantics (<see cref="Modeling.Autocast"/>): dense layers in the low precision; master weights, AdamW state,
+/// LayerNorm, softmax and losses in float32.
+/// </summary>
+public enum MixedPrecision
+{
+    /// <summary>Everything in float32 (default).</summary>
+    None,
+
+    /// <summary>
+    /// bfloat16 products: float32's range, so no loss scaling. Fast on CPUs with avx512_bf16 or AMX and on CUDA GPUs
+    /// from Ampere on; on other CPUs libtorch emulates it and it can be slower than float32.
+    /// </summary>
+    BFloat16,
+
+    /// <summary>
+    /// float16 products with dynamic loss scaling (<see cref="GradScaler"/>, <see cref="TrainerOptions.LossScaling"/>).
+    /// Meant for GPUs; it runs on the CPU, but libtorch's CPU float16 products are slow there (use
+    /// <see cref="BFloat16"/> on the CPU).
+    /// </summary>
+    Float16,
+}
