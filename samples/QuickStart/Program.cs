@@ -25,13 +25,13 @@ int seed = 42;
 // barely trained weights and needs a large learning rate and more epochs (2e-3 × 8); a pre-trained checkpoint of
 // base size is fine-tuned with the usual 2e-5 × 3. Small models are also fastest on one thread: their many tiny
 // operations gain nothing from a second one, and on a busy machine the OpenMP threads wait for each other.
-var modelConfig = DebertaConfig.FromFile(modelDir);
+var modelConfig = DebertaConfig.FromPretrained(modelDir);
 bool small = modelConfig.HiddenSize < 256;
 set_num_threads(arguments.Int("--threads", TorchThreads.For(modelConfig)));
 
 // 1. Data: tokenised once, padded per batch. Without --eval, 10 % of the training file is held out.
 var tokenizer = AutoTokenizer.FromPretrained(modelDir);
-var columns = new TextClassificationOptions
+var columns = new TextClassificationDatasetOptions
 {
     TextColumn = arguments.Get("--text-column") ?? "text",
     LabelColumn = arguments.Get("--label-column") ?? "label",

@@ -25,7 +25,7 @@ return 0;
 string Folder(string sample)
 {
     string folder = model ?? SampleModel(sample);
-    DebertaSharp.Modeling.TorchThreads.Apply(DebertaSharp.Configuration.DebertaConfig.FromFile(folder));
+    DebertaSharp.Modeling.TorchThreads.Apply(DebertaSharp.Configuration.DebertaConfig.FromPretrained(folder));
     return folder;
 }
 

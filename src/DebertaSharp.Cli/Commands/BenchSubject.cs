@@ -49,7 +49,7 @@ internal sealed class BenchSubject
     public static BenchSubject From(ParseResult parse)
     {
         string? folder = parse.GetValue(ModelOption) is { } m ? CliErrors.ModelPath(m) : null;
-        var config = folder is not null ? DebertaConfig.FromFile(folder) : parse.GetValue(ConfigOption) switch
+        var config = folder is not null ? DebertaConfig.FromPretrained(folder) : parse.GetValue(ConfigOption) switch
         {
             "base" => BenchmarkModels.DebertaV3Base(),
             var other => throw new DebertaSharpException($"--config '{other}' is not known; use base (deberta-v3-base) or give --model DIR."),

@@ -68,16 +68,13 @@ internal static class CliErrors
             return $"'{path}' has no config.json: not a checkpoint folder.";
         }
 
-        if (needs.HasFlag(ModelFolderNeeds.Tokenizer) && !TokenizerFileNames.Any(f => File.Exists(Path.Combine(path, f))))
+        if (needs.HasFlag(ModelFolderNeeds.Tokenizer) && !DebertaSharp.Tokenization.AutoTokenizer.HasTokenizer(path))
         {
-            return $"'{path}' has no tokenizer files ({string.Join(", ", TokenizerFileNames)}).";
+            return $"'{path}' has no tokenizer files ({string.Join(", ", DebertaSharp.Tokenization.AutoTokenizer.VocabularyFiles)}).";
         }
 
         return null;
     }
-
-    /// <summary>Files of which a tokenizer folder holds at least one (v2/v3, v1, fast tokenizer).</summary>
-    private static readonly string[] TokenizerFileNames = ["spm.model", "vocab.json", "tokenizer.json"];
 
     /// <summary>
     /// Sets torch's intra-op thread count: <paramref name="requested"/> (<c>--threads</c>) when given, else the

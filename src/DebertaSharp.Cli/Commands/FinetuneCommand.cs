@@ -234,7 +234,7 @@ internal static class FinetuneCommand
         if (!Directory.Exists(a.ModelDir)) throw new DebertaSharpException($"Model folder '{a.ModelDir}' does not exist.");
         var device = a.Device == "cuda" ? CUDA : CPU;
         var tokenizer = AutoTokenizer.FromPretrained(a.ModelDir);
-        var config = DebertaConfig.FromFile(a.ModelDir);
+        var config = DebertaConfig.FromPretrained(a.ModelDir);
         CliErrors.SetThreads(a.Threads, config);
         var head = HeadOf(a.Task);
         // Continuing to train a fine-tuned head keeps its label order (when the data's labels are among its labels)
@@ -424,7 +424,7 @@ internal static class FinetuneCommand
             {
                 if (a.Task == "pair-classification" && a.PairColumn is null)
                     throw new DatasetException("pair-classification needs --pair-column (the column of the second text).");
-                var options = new TextClassificationOptions
+                var options = new TextClassificationDatasetOptions
                 {
                     TextColumn = a.TextColumn,
                     PairColumn = a.Task == "pair-classification" ? a.PairColumn : null,
@@ -440,18 +440,18 @@ internal static class FinetuneCommand
             }
             case "token-classification":
             {
-                var options = new TokenClassificationOptions { Labels = labels, TagColumn = a.TagColumn, MaxLength = a.MaxLength ?? 256 };
+                var options = new TokenClassificationDatasetOptions { Labels = labels, TagColumn = a.TagColumn, MaxLength = a.MaxLength ?? 256 };
                 var train = TokenClassificationDataset.Load(a.Train, tokenizer, options);
                 return (train, a.Eval is null ? null : TokenClassificationDataset.Load(a.Eval, tokenizer, options with { Labels = train.Labels }));
             }
             case "question-answering":
             {
-                var options = new QuestionAnsweringOptions { MaxLength = a.MaxLength ?? 384, DocStride = a.DocStride };
+                var options = new QuestionAnsweringDatasetOptions { MaxLength = a.MaxLength ?? 384, DocStride = a.DocStride };
                 return (QuestionAnsweringDataset.Load(a.Train, tokenizer, options), a.Eval is null ? null : QuestionAnsweringDataset.Load(a.Eval, tokenizer, options));
             }
             default:
             {
-                var options = new MultipleChoiceOptions
+                var options = new MultipleChoiceDatasetOptions
                 {
                     TextColumn = a.TextColumn,
                     PairColumn = a.PairColumn,

@@ -35,7 +35,7 @@ internal static class ForwardCommand
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
             string folder = CliErrors.ModelPath(parse.GetValue(model)!);
-            CliErrors.SetThreads(parse.GetValue(threads), Configuration.DebertaConfig.FromFile(folder));
+            CliErrors.SetThreads(parse.GetValue(threads), Configuration.DebertaConfig.FromPretrained(folder));
             return Run(folder, parse.GetValue(inputs)!.FullName, parse.GetValue(output)!.FullName, parse.GetValue(head)!);
         }));
         return cmd;
@@ -111,7 +111,7 @@ internal static class ForwardCommand
         SafetensorsWriter.Save(outputPath, tensors);
         Console.WriteLine($"{title} wrote {tensors.Count} tensors to {outputPath}");
         foreach (var (name, t) in tensors)
-            Console.WriteLine(t.dim() == 0 ? $"  {name} = {t.item<float>():G6}" : $"  {name} [{string.Join(", ", t.shape)}]");
+            Console.WriteLine(t.dim() == 0 ? $"  {name} = {t.item<float>():G6}" : $"  {name} {Shapes.Format(t.shape)}");
     }
 
     private static Dictionary<string, Tensor> ReadInputs(string path) => ReadInputs(path, InputNames);

@@ -29,7 +29,7 @@ internal static class InfoCommand
 
     public static int Run(string folder, bool asJson)
     {
-        var config = DebertaConfig.FromFile(folder);
+        var config = DebertaConfig.FromPretrained(folder);
         var head = AutoModel.HeadOf(config);
         Dictionary<string, long> dtypes;
         IReadOnlyList<string> files;

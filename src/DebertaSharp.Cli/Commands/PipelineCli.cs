@@ -47,7 +47,7 @@ internal static class PipelineCli
         public string ModelFolder(ParseResult parse)
         {
             string folder = CliErrors.ModelPath(parse.GetValue(Model)!);
-            CliErrors.SetThreads(parse.GetValue(Threads), DebertaSharp.Configuration.DebertaConfig.FromFile(folder));
+            CliErrors.SetThreads(parse.GetValue(Threads), DebertaSharp.Configuration.DebertaConfig.FromPretrained(folder));
             return folder;
         }
 

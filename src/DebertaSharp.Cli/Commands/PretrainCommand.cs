@@ -273,9 +273,9 @@ internal static class PretrainCommand
         if (checkpoint is not null)
         {
             return objective == PretrainingObjective.Mlm
-                ? MlmPretrainingModel.Create(DebertaConfig.FromFile(checkpoint))
-                : RtdPretrainingModel.Create(DebertaConfig.FromFile(Path.Combine(checkpoint, RtdPretrainingModel.DiscriminatorFolder)),
-                    DebertaConfig.FromFile(Path.Combine(checkpoint, RtdPretrainingModel.GeneratorFolder)), options.RtdWeight);
+                ? MlmPretrainingModel.Create(DebertaConfig.FromPretrained(checkpoint))
+                : RtdPretrainingModel.Create(DebertaConfig.FromPretrained(Path.Combine(checkpoint, RtdPretrainingModel.DiscriminatorFolder)),
+                    DebertaConfig.FromPretrained(Path.Combine(checkpoint, RtdPretrainingModel.GeneratorFolder)), options.RtdWeight);
         }
         if (request.Model is { } folder)
         {
@@ -293,9 +293,9 @@ internal static class PretrainCommand
     /// <summary>A config file, or a folder holding <c>config.json</c>.</summary>
     private static DebertaConfig ReadConfig(string path)
     {
-        if (Directory.Exists(path)) return DebertaConfig.FromFile(path);
+        if (Directory.Exists(path)) return DebertaConfig.FromPretrained(path);
         if (!File.Exists(path)) throw new UsageException($"--config '{path}' does not exist.");
-        return DebertaConfig.Parse(File.ReadAllText(path), path);
+        return DebertaConfig.FromJsonFile(path);
     }
 
     /// <summary>
@@ -309,8 +309,7 @@ internal static class PretrainCommand
             if (root is not null) candidates.AddRange([root, Path.Combine(root, RtdPretrainingModel.DiscriminatorFolder)]);
         if (config is not null) candidates.Add(Directory.Exists(config) ? config : Path.GetDirectoryName(Path.GetFullPath(config))!);
         foreach (var folder in candidates)
-            if (File.Exists(Path.Combine(folder, "spm.model")) || File.Exists(Path.Combine(folder, "vocab.json"))
-                || File.Exists(Path.Combine(folder, "tokenizer.json")))
+            if (AutoTokenizer.HasTokenizer(folder))
                 return folder;
         throw new UsageException(
             $"No tokenizer (spm.model, vocab.json + merges.txt, or tokenizer.json) in {string.Join(", ", candidates.Distinct())}; give --tokenizer DIR.");

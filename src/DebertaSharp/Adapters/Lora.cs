@@ -151,7 +151,7 @@ public static class Lora
             {
                 using var value = file.Read(key);
                 if (!value.shape.SequenceEqual(target.shape))
-                    throw new CheckpointException($"'{path}': '{key}' has shape [{string.Join(", ", value.shape)}] but the model expects [{string.Join(", ", target.shape)}].");
+                    throw new CheckpointException($"'{path}': '{key}' has shape {Shapes.Format(value.shape)} but the model expects {Shapes.Format(target.shape)}.");
                 target.copy_(value);
             }
         }

@@ -27,7 +27,7 @@ public static class AtomicFile
         ArgumentNullException.ThrowIfNull(write);
         string full = Path.GetFullPath(path);
         string folder = Path.GetDirectoryName(full) ?? throw new CheckpointException($"Cannot write '{full}': it has no parent folder.");
-        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        string temp = TemporaryFiles.Beside(full);
         bool renamed = false;
         try
         {

@@ -20,9 +20,6 @@ internal static partial class AtomicFolder
     [GeneratedRegex(@"^\.(?<name>.+)\.(?<kind>tmp|old)-[0-9a-f]{32}$")]
     private static partial Regex SiblingPattern();
 
-    [GeneratedRegex(@"^\..+\.[0-9a-f]{32}\.tmp$")]
-    private static partial Regex TempFilePattern();
-
     [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int RenameAt2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
 
@@ -113,8 +110,8 @@ internal static partial class AtomicFolder
     /// <summary>
     /// Undoes what a killed swap of <paramref name="final"/> left behind: the old folder is put back if the name is
     /// missing; entries an interrupted carry-over left in a sibling are moved in (never over an entry the folder has);
-    /// then stale siblings (<c>.&lt;name&gt;.tmp-*</c>, <c>.&lt;name&gt;.old-*</c>) and temporary files of
-    /// <see cref="AtomicFile"/> inside the folder are deleted. Cheap when there is nothing to do (one listing of the parent).
+    /// then stale siblings (<c>.&lt;name&gt;.tmp-*</c>, <c>.&lt;name&gt;.old-*</c>) and temporary files
+    /// (<see cref="TemporaryFiles"/>) inside the folder are deleted. Cheap when there is nothing to do (one listing of the parent).
     /// </summary>
     public static void Recover(string final)
     {
@@ -143,7 +140,7 @@ internal static partial class AtomicFolder
             }
             if (Directory.Exists(full))
                 foreach (var file in Directory.GetFiles(full, ".*.tmp"))
-                    if (TempFilePattern().IsMatch(Path.GetFileName(file))) File.Delete(file);
+                    if (TemporaryFiles.IsTemporary(Path.GetFileName(file))) File.Delete(file);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

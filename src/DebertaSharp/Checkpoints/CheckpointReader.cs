@@ -170,7 +170,12 @@ public sealed class CheckpointReader : IDisposable
         }
     }
 
-    private static Dictionary<string, string> ReadWeightMap(string indexPath)
+    /// <summary>
+    /// The <c>weight_map</c> of a shard index (key → shard file name), checked: valid strict JSON, string values, each a
+    /// plain file name in the index's folder, no key twice, not empty. The one reader of index files (loading and the Hub's download of the shards).
+    /// </summary>
+    /// <exception cref="CheckpointException">The index breaks one of these rules; the message names it.</exception>
+    internal static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
         static CheckpointException Error(string message, Exception inner) =>
             new CheckpointException($"Bad checkpoint index: {message}", inner);

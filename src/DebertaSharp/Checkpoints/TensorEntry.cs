@@ -42,7 +42,7 @@ public sealed class TensorEntry
     public string ShapeText => FormatShape(Shape);
 
     /// <summary>Formats a shape as <c>[d0, d1, ...]</c>.</summary>
-    public static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
+    public static string FormatShape(IEnumerable<long> shape) => Shapes.Format(shape);
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name}: {DType} {ShapeText}";

@@ -242,13 +242,32 @@ public sealed class DebertaConfig
     /// <summary>Returns a deep copy.</summary>
     public DebertaConfig Clone() => Parse(ToJson(), "<clone>");
 
-    /// <summary>Reads <c>config.json</c> from a checkpoint folder or a file path.</summary>
-    /// <exception cref="DebertaConfigurationException">Missing file, malformed JSON, unknown <c>model_type</c> or inconsistent values.</exception>
-    public static DebertaConfig FromFile(string folderOrFile)
+    /// <summary>
+    /// Reads <c>config.json</c> of a checkpoint, as HF's <c>AutoConfig.from_pretrained</c>: a local folder, or a hub
+    /// repository id (fetched into or read from the hub cache, config only).
+    /// </summary>
+    /// <param name="folder">A checkpoint folder or a hub repository id.</param>
+    /// <exception cref="DebertaConfigurationException">No <c>config.json</c> in the folder, malformed JSON, unknown <c>model_type</c> or inconsistent values.</exception>
+    public static DebertaConfig FromPretrained(string folder)
     {
-        string path = Directory.Exists(folderOrFile) ? Path.Combine(folderOrFile, "config.json") : folderOrFile;
-        if (!File.Exists(path))
+        ArgumentNullException.ThrowIfNull(folder);
+        folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Config);
+        string path = Path.Combine(folder, "config.json");
+        if (!Directory.Exists(folder) || !File.Exists(path))
             throw new DebertaConfigurationException($"No config.json at '{path}'.");
+        return FromJsonFile(path);
+    }
+
+    /// <summary>Reads a configuration JSON file (a <c>config.json</c> under any name).</summary>
+    /// <param name="path">The file.</param>
+    /// <exception cref="DebertaConfigurationException">Missing file (or a folder: use <see cref="FromPretrained"/>), malformed JSON, unknown <c>model_type</c> or inconsistent values.</exception>
+    public static DebertaConfig FromJsonFile(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path))
+            throw new DebertaConfigurationException($"'{path}' is a folder; DebertaConfig.FromPretrained reads the config.json inside it.");
+        if (!File.Exists(path))
+            throw new DebertaConfigurationException($"No config file at '{path}'.");
         return Parse(StrictJson.ReadFile(path, MaxConfigBytes, ConfigError), path);
     }
 

@@ -76,7 +76,7 @@ public sealed partial class HubCache
         string path = RefPath(revision);
         if (File.Exists(path) && File.ReadAllText(path).Trim() == commit) return;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        AtomicWrite(path, commit);
+        Checkpoints.AtomicFile.WriteAllText(path, commit);
     }
 
     /// <summary>Records that <paramref name="file"/> does not exist at <paramref name="commit"/>.</summary>
@@ -121,13 +121,6 @@ public sealed partial class HubCache
     {
         var info = new FileInfo(path);
         return info.LinkTarget is null ? info.Length : ((FileInfo)info.ResolveLinkTarget(returnFinalTarget: true)!).Length;
-    }
-
-    private static void AtomicWrite(string path, string text)
-    {
-        string temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
     }
 
     /// <summary>What the cache holds for this repository: revisions, snapshots and their files.</summary>

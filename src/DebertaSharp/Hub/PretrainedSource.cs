@@ -43,7 +43,8 @@ public static partial class PretrainedSource
 
     /// <summary>Tokenizer files fetched when present.</summary>
     public static IReadOnlyList<string> TokenizerFiles { get; } =
-        ["tokenizer_config.json", "tokenizer.json", "spm.model", "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json"];
+        ["tokenizer_config.json", Tokenization.DebertaTokenizerFast.FileName, Tokenization.DebertaV2Tokenizer.ModelFileName,
+         Tokenization.DebertaTokenizer.VocabFileName, Tokenization.DebertaTokenizer.MergesFileName, "special_tokens_map.json", "added_tokens.json"];
 
     /// <summary>
     /// The local folder for <paramref name="nameOrPath"/>: the path itself when it exists (or is empty, or not a valid repo id: the caller then reports it as a missing folder),
@@ -205,26 +206,14 @@ public static partial class PretrainedSource
         return folders;
     }
 
-    /// <summary>The distinct shard names of an index's <c>weight_map</c>, checked to stay inside its folder.</summary>
+    /// <summary>The distinct shard names of an index's <c>weight_map</c>, by loading's own rules (<see cref="Checkpoints.CheckpointReader.ReadWeightMap"/>), in name order.</summary>
     private static IEnumerable<string> Shards(string indexPath, HubRepository repo, string indexFile)
     {
         try
         {
-            using var doc = StrictJson.ParseFile(indexPath, MaxListingBytes,
-                (message, inner) => new HubException($"'{indexFile}' of '{repo.RepoId}': {message}", repo.RepoId, repo.Revision, indexFile, inner));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
-                throw new HubException($"'{indexFile}' of '{repo.RepoId}' has no \"weight_map\" object.", repo.RepoId, repo.Revision, indexFile);
-            var shards = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var entry in map.EnumerateObject())
-            {
-                string shard = entry.Value.GetString() ?? "";
-                if (shard.Length == 0 || shard.Contains("..", StringComparison.Ordinal) || shard.StartsWith('/') || shard.Contains('\\'))
-                    throw new HubException($"'{indexFile}' of '{repo.RepoId}' names a bad shard '{shard}' for '{entry.Name}'.", repo.RepoId, repo.Revision, indexFile);
-                shards.Add(shard);
-            }
-            return shards;
+            return Checkpoints.CheckpointReader.ReadWeightMap(indexPath).Values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         }
-        catch (InvalidOperationException ex)                                // a weight_map value that is not a string
+        catch (CheckpointException ex)
         {
             throw new HubException($"'{indexFile}' of '{repo.RepoId}' is not a valid index: {ex.Message}", repo.RepoId, repo.Revision, indexFile, ex);
         }

@@ -35,7 +35,7 @@ public static class AutoModel
     public static DebertaPreTrainedModel FromPretrained(string folder, HeadKind? head = null, Device? device = null, ScalarType? dtype = null)
     {
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var kind = head ?? HeadOf(DebertaConfig.FromFile(folder));
+        var kind = head ?? HeadOf(DebertaConfig.FromPretrained(folder));
         return kind switch
         {
             HeadKind.Base => DebertaModel.FromPretrained(folder, device, dtype),

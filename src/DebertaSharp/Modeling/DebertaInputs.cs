@@ -106,10 +106,10 @@ internal static class InputValidation
     {
         var ids = inputs.InputIds;
         if (ids.dim() != 2)
-            throw new DebertaInputException($"input_ids must be [batch, length], got shape [{string.Join(", ", ids.shape)}].");
+            throw new DebertaInputException($"input_ids must be [batch, length], got shape {Shapes.Format(ids.shape)}.");
         RequireInteger("input_ids", ids);
         if (ids.shape[0] == 0 || ids.shape[1] == 0)
-            throw new DebertaInputException($"input_ids is empty (shape [{string.Join(", ", ids.shape)}]); give at least one token in one sequence.");
+            throw new DebertaInputException($"input_ids is empty (shape {Shapes.Format(ids.shape)}); give at least one token in one sequence.");
         CheckRange("input_ids", ids, config.VocabSize, "vocab_size");
         CheckSameShape("attention_mask", inputs.AttentionMask, ids);
         CheckSameShape("token_type_ids", inputs.TokenTypeIds, ids);
@@ -219,7 +219,7 @@ internal static class InputValidation
 
     private static Tensor ToInt64(Tensor t) => t.dtype == ScalarType.Int64 ? t : t.to(ScalarType.Int64);
 
-    private static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";
+    private static string Shape(Tensor t) => $"{Shapes.Format(t.shape)}";
 
     private static void CheckSameShape(string name, Tensor? t, Tensor ids, bool allowBroadcastBatch = false)
     {
@@ -228,7 +228,7 @@ internal static class InputValidation
                     || (allowBroadcastBatch && t.dim() == 2 && t.shape[0] == 1 && t.shape[1] == ids.shape[1]);
         if (!same)
             throw new DebertaInputException(
-                $"{name} has shape [{string.Join(", ", t.shape)}] but input_ids has [{string.Join(", ", ids.shape)}].");
+                $"{name} has shape {Shapes.Format(t.shape)} but input_ids has {Shapes.Format(ids.shape)}.");
     }
 
     /// <summary>

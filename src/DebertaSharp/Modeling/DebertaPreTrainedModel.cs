@@ -182,6 +182,16 @@ public abstract class DebertaPreTrainedModel : nn.Module
         config.Save(folder);
     }
 
+    /// <summary>
+    /// Converts the parameters to <paramref name="dtype"/> before the checkpoint is read into them (no second copy of the
+    /// weights): <c>null</c> keeps the model's type, <see cref="TorchDtype.Auto"/> takes the checkpoint's.
+    /// </summary>
+    internal void ConvertForLoading(ScalarType? dtype, DebertaConfig config, CheckpointReader checkpoint)
+    {
+        if (dtype == TorchDtype.Auto) dtype = TorchDtype.Of(config, checkpoint);
+        if (dtype is { } dt && dt != DType) this.to(dt);
+    }
+
     /// <summary>Loads the checkpoint folder into a freshly built model of type <typeparamref name="T"/>.</summary>
     protected static T LoadPretrained<T>(string folder, Func<DebertaConfig, T> build, Device? device, ScalarType? dtype)
         where T : DebertaPreTrainedModel =>
@@ -195,7 +205,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
         where T : DebertaPreTrainedModel
     {
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var config = DebertaConfig.FromFile(folder);
+        var config = DebertaConfig.FromPretrained(folder);
         T model;
         using (var checkpoint = CheckpointReader.Open(folder))
         {
@@ -214,8 +224,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
             }
             try
             {
-                if (dtype == TorchDtype.Auto) dtype = TorchDtype.Of(config, checkpoint);
-                if (dtype is { } dt && dt != model.DType) model.to(dt);
+                model.ConvertForLoading(dtype, config, checkpoint);
                 var report = model.LoadWeights(checkpoint);
                 if (report.Missing.Count > 0)
                 {
@@ -239,21 +248,21 @@ public abstract class DebertaPreTrainedModel : nn.Module
 public static class Architectures
 {
     /// <summary>The architecture name, e.g. <c>DebertaForMaskedLM</c> or <c>DebertaV2Model</c>.</summary>
-    public static string Name(DebertaModelType type, HeadKind head)
+    public static string Name(DebertaModelType type, HeadKind head) =>
+        (type == DebertaModelType.Deberta ? "Deberta" : "DebertaV2") + Suffix(head);
+
+    /// <summary>The head's part of an architecture name, e.g. <c>ForMaskedLM</c> or <c>Model</c>.</summary>
+    internal static string Suffix(HeadKind head) => head switch
     {
-        string prefix = type == DebertaModelType.Deberta ? "Deberta" : "DebertaV2";
-        return head switch
-        {
-            HeadKind.Base => prefix + "Model",
-            HeadKind.MaskedLM => prefix + "ForMaskedLM",
-            HeadKind.SequenceClassification => prefix + "ForSequenceClassification",
-            HeadKind.TokenClassification => prefix + "ForTokenClassification",
-            HeadKind.QuestionAnswering => prefix + "ForQuestionAnswering",
-            HeadKind.MultipleChoice => prefix + "ForMultipleChoice",
-            HeadKind.ReplacedTokenDetection => prefix + "ForReplacedTokenDetection",
-            _ => throw new ArgumentOutOfRangeException(nameof(head)),
-        };
-    }
+        HeadKind.Base => "Model",
+        HeadKind.MaskedLM => "ForMaskedLM",
+        HeadKind.SequenceClassification => "ForSequenceClassification",
+        HeadKind.TokenClassification => "ForTokenClassification",
+        HeadKind.QuestionAnswering => "ForQuestionAnswering",
+        HeadKind.MultipleChoice => "ForMultipleChoice",
+        HeadKind.ReplacedTokenDetection => "ForReplacedTokenDetection",
+        _ => throw new ArgumentOutOfRangeException(nameof(head)),
+    };
 
     /// <summary>The head an HF architecture name denotes; <c>null</c> when unknown.</summary>
     public static HeadKind? Parse(string architecture)

@@ -8,8 +8,8 @@ namespace DebertaSharp.Modeling;
 public enum DenseKernel
 {
     /// <summary>
-    /// Measured per shape (default): the first calls of each (row bucket, in, out, bias, thread count) alternate the
-    /// two kernels on the real operands and the one with the faster best time is kept for the rest of the process.
+    /// Measured per shape (default): the first call of each (row bucket, in, out, bias, thread count) times both
+    /// kernels on its real operands and the faster is kept for the rest of the process.
     /// </summary>
     Auto,
 
@@ -40,15 +40,17 @@ public sealed record DenseKernelChoice(long RowBucket, long InFeatures, long Out
 /// rather than fixed. Training, autograd, other dtypes and other devices always use libtorch's <c>linear</c>.
 /// </summary>
 /// <remarks>
-/// Process-wide. Under <see cref="DenseKernel.Auto"/>, the first <see cref="SamplesPerKernel"/> + 1 calls of each shape
-/// with each kernel alternate the kernels (the first of each is not timed), so no product is computed twice; those
-/// first calls' outputs therefore come from either kernel (they agree to float rounding). Once chosen, a shape always
-/// uses the same kernel; force one with <see cref="Kernel"/> for identical bits from the first call.
+/// Process-wide. Under <see cref="DenseKernel.Auto"/>, the first call of a shape runs each kernel once untimed (first
+/// allocation, oneDNN's primitive creation) and <see cref="SamplesPerKernel"/> times timed, alternating, keeps the
+/// kernel with the lower best time and returns that kernel's result: <see cref="SamplesPerKernel"/>·2 + 1 extra products
+/// once per shape, and every call of a shape, the first included, uses the same kernel, so outputs repeat bit for bit
+/// within a process. Another process (or another load) may choose differently; force a kernel with <see cref="Kernel"/>
+/// for the same bits everywhere.
 /// </remarks>
 public static class DenseKernels
 {
     /// <summary>Timed calls per kernel before a shape's choice is made.</summary>
-    public const int SamplesPerKernel = 3;
+    public const int SamplesPerKernel = 2;
 
     // Fixed source, compiled once per process: a TorchScript compile error terminates the process, so nothing here
     // is ever generated. torch.X resolves to aten::X in TorchScript.
@@ -61,9 +63,8 @@ public static class DenseKernels
         """;                                                                       // TorchScript wants the final newline
 
     private static readonly Lazy<jit.CompilationUnit> Unit = new(Compile, LazyThreadSafetyMode.ExecutionAndPublication);
-    private static readonly Lock Gate = new();
-    private static readonly Dictionary<Key, Trial> Trials = [];
-    private static readonly Dictionary<Key, DenseKernelChoice> Chosen = [];
+    private static readonly Lock MeasureGate = new();                             // one measurement at a time, so they do not time each other
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Key, DenseKernelChoice> Chosen = new();
     private static DenseKernel _kernel = DenseKernel.Auto;
 
     /// <summary>The kernel policy (default <see cref="DenseKernel.Auto"/>). Setting it does not forget measured choices.</summary>
@@ -82,28 +83,20 @@ public static class DenseKernels
     /// <summary>The choices <see cref="DenseKernel.Auto"/> has made in this process so far.</summary>
     public static IReadOnlyList<DenseKernelChoice> Choices
     {
-        get { lock (Gate) return [.. Chosen.Values]; }
+        get => [.. Chosen.Values];
     }
 
     /// <summary>Forgets every measured choice (e.g. after the machine's load changed); the next calls measure again.</summary>
     public static void ResetChoices()
     {
-        lock (Gate)
-        {
-            Trials.Clear();
-            Chosen.Clear();
-        }
+        lock (MeasureGate) Chosen.Clear();
     }
 
     /// <summary>Records <paramref name="kernel"/> as the choice for a shape as if measured (tests).</summary>
     internal static void SetChoice(long rows, long inFeatures, long outFeatures, bool hasBias, int threads, DenseKernel kernel)
     {
         var key = new Key(RowBucket(rows), inFeatures, outFeatures, hasBias, threads);
-        lock (Gate)
-        {
-            Trials.Remove(key);
-            Chosen[key] = new DenseKernelChoice(key.RowBucket, inFeatures, outFeatures, hasBias, threads, kernel, double.NaN, double.NaN);
-        }
+        lock (MeasureGate) Chosen[key] = new DenseKernelChoice(key.RowBucket, inFeatures, outFeatures, hasBias, threads, kernel, double.NaN, double.NaN);
     }
 
     /// <summary>A short description of the policy and the choices made, for benchmark reports.</summary>
@@ -131,27 +124,54 @@ public static class DenseKernels
         if (_kernel == DenseKernel.OneDnn) return OneDnn(x, weight, bias);
         int threads = get_num_threads();
         var key = new Key(RowBucket(x.numel() / x.shape[^1]), weight.shape[1], weight.shape[0], bias is not null, threads);
-        DenseKernel next;
-        lock (Gate)
+        if (!Chosen.TryGetValue(key, out var choice))
         {
-            if (Chosen.TryGetValue(key, out var choice))
-                return choice.Kernel == DenseKernel.OneDnn ? OneDnn(x, weight, bias) : nn.functional.linear(x, weight, bias);
-            if (!Trials.TryGetValue(key, out var trial)) Trials[key] = trial = new Trial();
-            next = trial.Next();
-        }
-
-        long start = Stopwatch.GetTimestamp();
-        var result = next == DenseKernel.OneDnn ? OneDnn(x, weight, bias) : nn.functional.linear(x, weight, bias);
-        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        lock (Gate)
-        {
-            if (!Chosen.ContainsKey(key) && Trials.TryGetValue(key, out var trial) && trial.Record(next, ms) is { } decided)
+            lock (MeasureGate)
             {
-                Chosen[key] = new DenseKernelChoice(key.RowBucket, key.In, key.Out, key.HasBias, key.Threads, decided.Kernel, decided.TorchMs, decided.OneDnnMs);
-                Trials.Remove(key);
+                if (!Chosen.TryGetValue(key, out choice))
+                {
+                    var (measured, result) = Measure(key, x, weight, bias);
+                    Chosen[key] = measured;
+                    return result;
+                }
             }
         }
-        return result;
+        return Run(choice.Kernel, x, weight, bias);
+    }
+
+    private static Tensor Run(DenseKernel kernel, Tensor x, Tensor weight, Tensor? bias) =>
+        kernel == DenseKernel.OneDnn ? OneDnn(x, weight, bias) : nn.functional.linear(x, weight, bias);
+
+    /// <summary>Times both kernels on the real operands (alternating, first of each untimed); returns the choice and the chosen kernel's result.</summary>
+    private static (DenseKernelChoice Choice, Tensor Result) Measure(Key key, Tensor x, Tensor weight, Tensor? bias)
+    {
+        double torchBest = double.PositiveInfinity, oneDnnBest = double.PositiveInfinity;
+        Tensor? torchResult = null, oneDnnResult = null;
+        for (int i = 0; i <= SamplesPerKernel; i++)
+        {
+            foreach (var kernel in new[] { DenseKernel.Torch, DenseKernel.OneDnn })
+            {
+                long start = Stopwatch.GetTimestamp();
+                var result = Run(kernel, x, weight, bias);
+                double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (kernel == DenseKernel.Torch)
+                {
+                    torchResult?.Dispose();
+                    torchResult = result;
+                    if (i > 0) torchBest = Math.Min(torchBest, ms);
+                }
+                else
+                {
+                    oneDnnResult?.Dispose();
+                    oneDnnResult = result;
+                    if (i > 0) oneDnnBest = Math.Min(oneDnnBest, ms);
+                }
+            }
+        }
+        var chosen = oneDnnBest < torchBest ? DenseKernel.OneDnn : DenseKernel.Torch;
+        (chosen == DenseKernel.OneDnn ? torchResult : oneDnnResult)!.Dispose();
+        return (new DenseKernelChoice(key.RowBucket, key.In, key.Out, key.HasBias, key.Threads, chosen, torchBest, oneDnnBest),
+                chosen == DenseKernel.OneDnn ? oneDnnResult! : torchResult!);
     }
 
     /// <summary>
@@ -201,22 +221,4 @@ public static class DenseKernels
     private static long RowBucket(long rows) => rows <= 1 ? 1 : 1L << (int)(64 - long.LeadingZeroCount(rows - 1));
 
     private readonly record struct Key(long RowBucket, long In, long Out, bool HasBias, int Threads);
-
-    /// <summary>Alternating calls of one shape: torch, oneDNN, torch, … The first call of each kernel is not timed (cold caches, first allocation).</summary>
-    private sealed class Trial
-    {
-        private readonly List<double> _torch = [], _oneDnn = [];
-        private int _calls, _torchCalls, _oneDnnCalls;
-
-        public DenseKernel Next() => _calls++ % 2 == 0 ? DenseKernel.Torch : DenseKernel.OneDnn;
-
-        public (DenseKernel Kernel, double TorchMs, double OneDnnMs)? Record(DenseKernel kernel, double ms)
-        {
-            if (kernel == DenseKernel.Torch) { if (_torchCalls++ > 0) _torch.Add(ms); }
-            else if (_oneDnnCalls++ > 0) _oneDnn.Add(ms);
-            if (_torch.Count < SamplesPerKernel || _oneDnn.Count < SamplesPerKernel) return null;
-            double t = _torch.Min(), o = _oneDnn.Min();
-            return (o < t ? DenseKernel.OneDnn : DenseKernel.Torch, t, o);
-        }
-    }
 }

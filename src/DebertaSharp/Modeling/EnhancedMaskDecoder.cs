@@ -99,7 +99,7 @@ internal sealed class EnhancedMaskDecoder
             return arange(length, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, length);
         }
         if (positionIds.dim() != 2 || positionIds.shape[1] != length || (positionIds.shape[0] != batch && positionIds.shape[0] != 1))
-            throw new DebertaInputException($"position_ids has shape [{string.Join(", ", positionIds.shape)}]; the Enhanced Mask Decoder needs [{batch}, {length}] or [1, {length}].");
+            throw new DebertaInputException($"position_ids has shape {Shapes.Format(positionIds.shape)}; the Enhanced Mask Decoder needs [{batch}, {length}] or [1, {length}].");
         long min = positionIds.min().to(ScalarType.Int64).item<long>(), max = positionIds.max().to(ScalarType.Int64).item<long>();
         if (min < 0 || max >= config.MaxPositionEmbeddings)
             throw new DebertaInputException($"position_ids value {(min < 0 ? min : max)} is outside [0, {config.MaxPositionEmbeddings}) (max_position_embeddings).");

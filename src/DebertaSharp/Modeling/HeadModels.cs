@@ -125,7 +125,7 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
         if (targetMask is null && inputs.Labels is null)
             throw new DebertaInputException("ForwardMaskedTargets needs a target mask or labels (−100 = not a target).");
         if (targetMask is not null && !targetMask.shape.SequenceEqual(ids.shape))
-            throw new DebertaInputException($"target mask has shape [{string.Join(", ", targetMask.shape)}] but input_ids has [{string.Join(", ", ids.shape)}].");
+            throw new DebertaInputException($"target mask has shape {Shapes.Format(targetMask.shape)} but input_ids has {Shapes.Format(ids.shape)}.");
 
         using var scope = NewDisposeScope();
         // The same checks as Forward: labels of input_ids' shape, integer, inside the vocabulary or −100.
@@ -349,10 +349,10 @@ public sealed class DebertaForMultipleChoice : DebertaPreTrainedModel
     {
         var ids = inputs.InputIds;
         if (ids.dim() != 3)
-            throw new DebertaInputException($"Multiple choice input_ids must be [batch, choices, length], got [{string.Join(", ", ids.shape)}].");
+            throw new DebertaInputException($"Multiple choice input_ids must be [batch, choices, length], got {Shapes.Format(ids.shape)}.");
         long choices = ids.shape[1];
         Tensor? Flat(Tensor? t) => t is null ? null : t.dim() == 3 ? t.reshape(-1, t.shape[2]) :
-            throw new DebertaInputException($"Multiple choice inputs must be [batch, choices, length], got [{string.Join(", ", t.shape)}].");
+            throw new DebertaInputException($"Multiple choice inputs must be [batch, choices, length], got {Shapes.Format(t.shape)}.");
         var flat = new DebertaInputs(Flat(ids)!)
         {
             AttentionMask = Flat(inputs.AttentionMask),

@@ -37,4 +37,14 @@ internal static class TensorOps
         }
         return result.view([.. batchShape, m, n]);
     }
+
+    /// <summary>
+    /// A tensor's values on the host as float32, row-major (detached, any device or float dtype): the one copy of model
+    /// outputs into managed arrays for the pipelines and the fine-tuning evaluators.
+    /// </summary>
+    public static float[] ToFloats(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+    }
 }

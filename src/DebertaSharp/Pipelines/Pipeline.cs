@@ -35,7 +35,7 @@ public abstract class Pipeline : IDisposable
         if (head is HeadKind needed && model.Head != needed)
         {
             throw new DebertaConfigurationException(
-                $"The {task} pipeline needs a model with the {needed} head (…{HeadSuffix(needed)}), but this model is {model.ArchitectureName}.");
+                $"The {task} pipeline needs a model with the {needed} head (…{Architectures.Suffix(needed)}), but this model is {model.ArchitectureName}.");
         }
 
         if (tokenizer.VocabularySize > model.Config.VocabSize)
@@ -222,7 +222,7 @@ public abstract class Pipeline : IDisposable
             Tokenizer.PadTokenId, Model.Device);
 
     /// <summary>Copies a float tensor to a managed array on the CPU in float32.</summary>
-    private protected static float[] ToArray(Tensor t) => t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+    private protected static float[] ToArray(Tensor t) => TensorOps.ToFloats(t);
 
     /// <summary>The label name of class <paramref name="id"/>: <c>id2label</c>, else HF's default <c>LABEL_{id}</c>.</summary>
     private protected string LabelOf(int id) => Model.Config.Id2Label.TryGetValue(id, out string? name) ? name : $"LABEL_{id}";
@@ -237,14 +237,4 @@ public abstract class Pipeline : IDisposable
 
         return text;
     }
-
-    private static string HeadSuffix(HeadKind head) => head switch
-    {
-        HeadKind.MaskedLM => "ForMaskedLM",
-        HeadKind.SequenceClassification => "ForSequenceClassification",
-        HeadKind.TokenClassification => "ForTokenClassification",
-        HeadKind.QuestionAnswering => "ForQuestionAnswering",
-        HeadKind.MultipleChoice => "ForMultipleChoice",
-        _ => "Model",
-    };
 }

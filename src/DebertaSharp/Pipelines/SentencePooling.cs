@@ -59,7 +59,7 @@ public static class SentencePooling
         if (tokens.dim() != 3 || attentionMask.dim() != 2 || tokens.shape[0] != attentionMask.shape[0] || tokens.shape[1] != attentionMask.shape[1])
         {
             throw new DebertaInputException(
-                $"Pooling needs token vectors [B, L, H] and a mask [B, L]; got [{string.Join(", ", tokens.shape)}] and [{string.Join(", ", attentionMask.shape)}].");
+                $"Pooling needs token vectors [B, L, H] and a mask [B, L]; got {Shapes.Format(tokens.shape)} and {Shapes.Format(attentionMask.shape)}.");
         }
 
         using var scope = NewDisposeScope();

@@ -52,7 +52,7 @@ public sealed class GradientDisentangledEmbeddingSharing
             var dw = table.weight!;
             if (!gw.shape.SequenceEqual(dw.shape))
                 throw new TrainingException(
-                    $"Gradient-disentangled embedding sharing needs equal tables: generator {name}.weight is [{string.Join(", ", gw.shape)}], discriminator [{string.Join(", ", dw.shape)}].");
+                    $"Gradient-disentangled embedding sharing needs equal tables: generator {name}.weight is {Shapes.Format(gw.shape)}, discriminator {Shapes.Format(dw.shape)}.");
             var delta = table.named_parameters(recurse: false).FirstOrDefault(p => p.name == DeltaName).parameter;
             if (delta is null)
             {

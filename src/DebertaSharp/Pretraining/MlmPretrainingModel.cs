@@ -1,6 +1,7 @@
 using DebertaSharp.Checkpoints;
 using DebertaSharp.Configuration;
 using DebertaSharp.Modeling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DebertaSharp.Pretraining;
@@ -31,15 +32,20 @@ public sealed class MlmPretrainingModel : PretrainingModel
     /// A model initialised from a checkpoint folder. A checkpoint without the position table (e.g. saved by HF) gets a
     /// freshly initialised one so that EMD can run; <see cref="DebertaPreTrainedModel.LoadReport"/> lists it as missing.
     /// </summary>
-    public static MlmPretrainingModel FromPretrained(string folder)
+    /// <param name="folder">A checkpoint folder or a hub repository id.</param>
+    /// <param name="device">Where the model goes; <c>null</c> keeps the CPU.</param>
+    /// <param name="dtype">The parameters' type; <c>null</c> keeps float32, <see cref="TorchDtype.Auto"/> takes the checkpoint's.</param>
+    public static MlmPretrainingModel FromPretrained(string folder, Device? device = null, ScalarType? dtype = null)
     {
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var config = DebertaConfig.FromFile(folder);
+        var config = DebertaConfig.FromPretrained(folder);
         var model = new DebertaForMaskedLM(config, enhancedMaskDecoder: EmdPossible(config));
         try
         {
             using var checkpoint = CheckpointReader.Open(folder);
+            model.ConvertForLoading(dtype, config, checkpoint);
             model.LoadWeights(checkpoint);
+            if (device is not null) model.to(device);
         }
         catch
         {

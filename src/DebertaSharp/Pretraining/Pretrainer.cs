@@ -212,15 +212,14 @@ public sealed class Pretrainer
         }
         else
         {
-            AtomicFolder.RecoverAll(_output);
-            AtomicFolder.Replace(folder, temp =>
+            TrainingCheckpoint.SaveFolder(folder, temp =>
             {
                 for (int i = 0; i < parts.Count; i++)
-                    TrainingCheckpoint.Save(Path.Combine(temp, parts[i].Folder), parts[i].Model, optimizers[i], state, _tokenizer);
+                    TrainingCheckpoint.WriteFiles(Path.Combine(temp, parts[i].Folder), parts[i].Model, optimizers[i], state, _tokenizer);
                 AtomicFile.WriteAllText(Path.Combine(temp, TrainingState.FileName), state.ToJson());
-            }, carryOver: false);
+            });
         }
-        if (_options.SaveTotalLimit is int keep) CheckpointFolders.Prune(_output, keep, folder);
+        if (_options.SaveTotalLimit is int keep) TrainingCheckpoint.Prune(_output, keep, folder);
         progress?.Report(new PretrainingProgress
         {
             Event = PretrainingEvent.Checkpoint, Step = state.GlobalStep, MaxSteps = _options.MaxSteps, Epoch = state.Epoch, Checkpoint = folder,

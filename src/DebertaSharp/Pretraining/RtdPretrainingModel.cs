@@ -97,12 +97,25 @@ public sealed class RtdPretrainingModel : PretrainingModel
     /// The discriminator keeps the table it was saved with: its saved delta is used with its own generator; otherwise
     /// (no delta, or a single checkpoint) the delta becomes its table − the generator's.
     /// </summary>
-    public static RtdPretrainingModel FromPretrained(string folder, int? generatorLayers = null, double rtdWeight = 50)
+    /// <param name="folder">A checkpoint folder (pair or single) or a hub repository id.</param>
+    /// <param name="generatorLayers">Layers of a new generator (single checkpoint only); <c>null</c> = half the discriminator's.</param>
+    /// <param name="rtdWeight">Weight of the replaced-token loss beside the generator's MLM loss.</param>
+    /// <param name="device">Where both models go; <c>null</c> keeps the CPU.</param>
+    /// <param name="dtype">The parameters' type; <c>null</c> keeps float32, <see cref="TorchDtype.Auto"/> takes each checkpoint's.</param>
+    public static RtdPretrainingModel FromPretrained(string folder, int? generatorLayers = null, double rtdWeight = 50, Device? device = null, ScalarType? dtype = null)
     {
+        // Type and device are set before the weights are read and before the sharing links the tables: moving a module
+        // afterwards would replace the parameters those links hold.
+        void Place(DebertaPreTrainedModel model, DebertaConfig config, CheckpointReader checkpoint)
+        {
+            model.ConvertForLoading(dtype, config, checkpoint);
+            if (device is not null) model.to(device);
+        }
+
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
         string generatorFolder = Path.Combine(folder, GeneratorFolder), discriminatorFolder = Path.Combine(folder, DiscriminatorFolder);
         bool pair = Directory.Exists(generatorFolder) && Directory.Exists(discriminatorFolder);
-        var discriminatorConfig = DebertaConfig.FromFile(pair ? discriminatorFolder : folder);
+        var discriminatorConfig = DebertaConfig.FromPretrained(pair ? discriminatorFolder : folder);
         var discriminator = new DebertaForReplacedTokenDetection(discriminatorConfig);
         DebertaForMaskedLM? generator = null;
         try
@@ -110,17 +123,20 @@ public sealed class RtdPretrainingModel : PretrainingModel
             bool hasDelta;
             using (var checkpoint = CheckpointReader.Open(pair ? discriminatorFolder : folder))
             {
+                Place(discriminator, discriminatorConfig, checkpoint);
                 hasDelta = checkpoint.Keys.Any(k => k.EndsWith("." + GradientDisentangledEmbeddingSharing.DeltaName, StringComparison.Ordinal));
                 if (pair)
                 {
-                    var generatorConfig = DebertaConfig.FromFile(generatorFolder);
+                    var generatorConfig = DebertaConfig.FromPretrained(generatorFolder);
                     generator = new DebertaForMaskedLM(generatorConfig, EmdPossible(generatorConfig));
                     using var g = CheckpointReader.Open(generatorFolder);
+                    Place(generator, generatorConfig, g);
                     generator.LoadWeights(g);
                 }
                 else
                 {
                     generator = new DebertaForMaskedLM(GeneratorConfig(discriminatorConfig, generatorLayers), EmdPossible(discriminatorConfig));
+                    Place(generator, discriminatorConfig, checkpoint);
                     CopyEmbeddings(checkpoint, generator);
                 }
                 var model = new RtdPretrainingModel(generator, discriminator, rtdWeight);   // registers the delta, so it loads

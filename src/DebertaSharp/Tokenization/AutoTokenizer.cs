@@ -6,6 +6,16 @@ namespace DebertaSharp.Tokenization;
 public static class AutoTokenizer
 {
     /// <summary>
+    /// The files of which a tokenizer folder holds at least one (sentencepiece for v2/v3, BPE vocabulary for v1,
+    /// <c>tokenizer.json</c>): what <see cref="FromPretrained(string)"/> looks for, and what the CLI checks a folder for.
+    /// </summary>
+    internal static IReadOnlyList<string> VocabularyFiles { get; } =
+        [DebertaV2Tokenizer.ModelFileName, DebertaTokenizer.VocabFileName, DebertaTokenizerFast.FileName];
+
+    /// <summary>Whether <paramref name="directory"/> holds one of <see cref="VocabularyFiles"/>.</summary>
+    internal static bool HasTokenizer(string directory) => VocabularyFiles.Any(f => File.Exists(Path.Combine(directory, f)));
+
+    /// <summary>
     /// Loads the tokenizer of <paramref name="directory"/> as Python's <c>AutoTokenizer.from_pretrained</c> does: the fast
     /// tokenizer (<see cref="DebertaTokenizerFast"/>) when the folder has <c>tokenizer.json</c>, else the sentencepiece /
     /// BPE one. The class comes from <c>tokenizer_config.json</c>'s <c>tokenizer_class</c>, else <c>config.json</c>'s

@@ -59,7 +59,7 @@ internal static class TokenizerFolderWriter
             foreach (var (name, bytes) in files)
             {
                 string target = Path.Combine(folder, name);
-                string temp = Path.Combine(folder, $".{name}.tmp-{Guid.NewGuid():N}");
+                string temp = TemporaryFiles.Beside(Path.GetFullPath(target));
                 temps.Add((temp, target));
                 File.WriteAllBytes(temp, bytes);
             }

@@ -170,7 +170,7 @@ public sealed class AdamW : IDisposable
                 expected.Add(key);
                 if (!state.TryGetValue(key, out var given)) problems.Add($"missing '{key}'");
                 else if (!given.shape.SequenceEqual(own.shape))
-                    problems.Add($"'{key}' has shape [{string.Join(", ", given.shape)}] but the parameter has [{string.Join(", ", own.shape)}]");
+                    problems.Add($"'{key}' has shape {Shapes.Format(given.shape)} but the parameter has {Shapes.Format(own.shape)}");
             }
         }
         foreach (var key in state.Keys)

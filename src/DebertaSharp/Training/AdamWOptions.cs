@@ -1,8 +1,8 @@
 namespace DebertaSharp.Training;
 
 /// <summary>
-/// Hyper-parameters of <see cref="AdamW"/>. The defaults are HF's fine-tuning defaults for DeBERTa
-/// (β₁ 0.9, β₂ 0.999, ε 1e-6 as the DeBERTa papers use, weight decay 0.01) and HF's no-decay rule.
+/// Hyper-parameters of <see cref="AdamW"/>. Learning rate 5e-5, β₁ 0.9, β₂ 0.999 and the no-decay rule are HF
+/// <c>TrainingArguments</c>' defaults; ε and weight decay are DeBERTa's (see each), not HF's.
 /// </summary>
 public sealed record AdamWOptions
 {
@@ -15,10 +15,16 @@ public sealed record AdamWOptions
     /// <summary>Decay of the second-moment average.</summary>
     public double Beta2 { get; init; } = 0.999;
 
-    /// <summary>Added to the denominator for numerical stability.</summary>
+    /// <summary>
+    /// Added to the denominator for numerical stability. Default 1e-6, the DeBERTa (and BERT) optimizer's value; HF's
+    /// <c>adam_epsilon</c> default is 1e-8.
+    /// </summary>
     public double Epsilon { get; init; } = 1e-6;
 
-    /// <summary>Decoupled weight decay: each step multiplies decayed parameters by 1 − lr·decay.</summary>
+    /// <summary>
+    /// Decoupled weight decay: each step multiplies decayed parameters by 1 − lr·decay. Default 0.01, as DeBERTa's
+    /// fine-tuning recipes use; HF's <c>weight_decay</c> default is 0.
+    /// </summary>
     public double WeightDecay { get; init; } = 0.01;
 
     /// <summary>

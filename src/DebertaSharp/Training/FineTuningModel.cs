@@ -29,24 +29,29 @@ public static class FineTuningModel
     /// initialised as HF does and the checkpoint's head is listed under <see cref="LoadReport.Ignored"/>.
     /// </summary>
     /// <exception cref="DebertaConfigurationException">The folder's <c>config.json</c> is missing or bad.</exception>
+    /// <param name="folder">A checkpoint folder or a hub repository id.</param>
+    /// <param name="data">The task: its head, labels and <c>problem_type</c>.</param>
+    /// <param name="device">Where the model goes; <c>null</c> keeps the CPU.</param>
+    /// <param name="dtype">The parameters' type; <c>null</c> keeps float32, <see cref="TorchDtype.Auto"/> takes the checkpoint's.</param>
     /// <exception cref="CheckpointException">The weights are missing or do not fit the configuration.</exception>
-    public static DebertaPreTrainedModel FromPretrained(string folder, FineTuningDataset data, Device? device = null)
+    public static DebertaPreTrainedModel FromPretrained(string folder, FineTuningDataset data, Device? device = null, ScalarType? dtype = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(data);
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var original = DebertaConfig.FromFile(folder);
+        var original = DebertaConfig.FromPretrained(folder);
         var model = Create(original, data);
         try
         {
             if (AutoModel.HeadOf(original) == data.Head && original.NumLabels == model.Config.NumLabels)
             {
                 using var checkpoint = Checkpoints.CheckpointReader.Open(folder);
+                model.ConvertForLoading(dtype, original, checkpoint);
                 model.LoadWeights(checkpoint);
             }
             else
             {
-                LoadEncoderOnly(folder, model, original);
+                LoadEncoderOnly(folder, model, original, dtype);
             }
             if (device is not null) model.to(device);
             return model;
@@ -59,9 +64,10 @@ public static class FineTuningModel
     }
 
     // The checkpoint's encoder into the model's encoder; the model keeps its freshly initialised head.
-    private static void LoadEncoderOnly(string folder, DebertaPreTrainedModel model, DebertaConfig original)
+    private static void LoadEncoderOnly(string folder, DebertaPreTrainedModel model, DebertaConfig original, ScalarType? dtype)
     {
-        using var encoder = DebertaModel.FromPretrained(folder);
+        using var encoder = DebertaModel.FromPretrained(folder, dtype: dtype);
+        if (encoder.DType != model.DType) model.to(encoder.DType);             // the new head in the encoder's type
         var report = encoder.LoadReport!;
         var target = model.Deberta.state_dict();
         using (no_grad())

@@ -361,18 +361,7 @@ public sealed class Trainer
         string folder = Path.Combine(output, TrainingCheckpoint.FolderName(state.GlobalStep));
         TrainingCheckpoint.Save(folder, _model, optimizer, state, Options.Tokenizer);
         if (_model.LoraOptions is not null) Adapters.Lora.SaveAdapter(_model, folder);      // the adapter alone, as PEFT reads it
-        // Keep the newest SaveTotalLimit checkpoints and the best one.
-        var all = Directory.GetDirectories(output, TrainingCheckpoint.FolderPrefix + "*")
-            .Select(d => (Path: d, Step: long.TryParse(Path.GetFileName(d)[TrainingCheckpoint.FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
-            .Where(c => c.Step >= 0)
-            .OrderByDescending(c => c.Step)
-            .ToList();
-        foreach (var (path, _) in all.Skip(Options.SaveTotalLimit))
-        {
-            if (state.BestCheckpoint is { } best && Path.GetFullPath(best) == Path.GetFullPath(path)) continue;
-            try { Directory.Delete(path, recursive: true); }
-            catch (IOException e) { throw new CheckpointException($"Cannot remove old checkpoint '{path}': {e.Message}", e); }
-        }
+        TrainingCheckpoint.Prune(output, Options.SaveTotalLimit, folder, state.BestCheckpoint);   // the newest SaveTotalLimit and the best
         return folder;
     }
 
@@ -383,11 +372,7 @@ public sealed class Trainer
         if (!Options.OverwriteOutputDirectory)
             throw new TrainingException(
                 $"'{output}' already holds checkpoints of an earlier run ({string.Join(", ", earlier.Select(Path.GetFileName).Order())}): resume it, choose another output folder, or overwrite it.");
-        foreach (var folder in earlier)
-        {
-            try { Directory.Delete(folder, recursive: true); }
-            catch (IOException e) { throw new CheckpointException($"Cannot remove '{folder}' of an earlier run: {e.Message}", e); }
-        }
+        foreach (var folder in earlier) TrainingCheckpoint.Delete(folder, "the checkpoint of an earlier run");
     }
 
     private TrainingResult Finish(string output, TrainingState state, bool earlyStopped, Stopwatch clock,

@@ -1,7 +1,13 @@
 using DebertaSharp.Tokenization;
 namespace DebertaSharp.Training;
 
-/// <summary>Settings of a <see cref="Trainer"/> run; the defaults follow HF's <c>TrainingArguments</c> where they apply.</summary>
+/// <summary>
+/// Settings of a <see cref="Trainer"/> run. The defaults follow HF's <c>TrainingArguments</c> (epochs 3, linear
+/// schedule, no accumulation, β₁ 0.9, β₂ 0.999, HF's no-decay rule) except where DeBERTa's own fine-tuning recipes
+/// (the DeBERTa repository's GLUE scripts and papers) differ, which the defaults follow instead: learning rate 2e-5
+/// (HF 5e-5), batch size 16 (HF 8), and in <see cref="AdamWOptions"/> ε 1e-6 (HF 1e-8) and weight decay 0.01 (HF 0).
+/// Each differing property says so; set it to HF's value to reproduce a run made with <c>TrainingArguments</c>' defaults.
+/// </summary>
 public sealed record TrainerOptions
 {
     /// <summary>Where checkpoints (<c>checkpoint-&lt;step&gt;</c>), the final model and <c>metrics.json</c> go.</summary>
@@ -13,7 +19,10 @@ public sealed record TrainerOptions
     /// <summary>Optimizer steps to take in all; overrides <see cref="Epochs"/> when set.</summary>
     public long? MaxSteps { get; init; }
 
-    /// <summary>Items per training batch (per micro-batch when accumulating).</summary>
+    /// <summary>
+    /// Items per training batch (per micro-batch when accumulating). Default 16, the batch of DeBERTa's base-size GLUE
+    /// recipes; HF's <c>per_device_train_batch_size</c> default is 8.
+    /// </summary>
     public int BatchSize { get; init; } = 16;
 
     /// <summary>Items per evaluation batch.</summary>
@@ -22,7 +31,11 @@ public sealed record TrainerOptions
     /// <summary>Micro-batches whose gradients add up to one optimizer step.</summary>
     public int GradientAccumulationSteps { get; init; } = 1;
 
-    /// <summary>The optimizer; its learning rate is the peak the schedule scales.</summary>
+    /// <summary>
+    /// The optimizer; its learning rate is the peak the schedule scales. Default: <see cref="AdamWOptions"/>' defaults
+    /// with learning rate 2e-5 (DeBERTa's base-size recipes; HF's <c>learning_rate</c> default is 5e-5, which is also
+    /// what a bare <c>new AdamWOptions()</c> carries — set <see cref="AdamWOptions.LearningRate"/> when you replace it).
+    /// </summary>
     public AdamWOptions Optimizer { get; init; } = new() { LearningRate = 2e-5 };
 
     /// <summary>The learning-rate shape after warm-up.</summary>

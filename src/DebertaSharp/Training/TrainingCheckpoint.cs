@@ -45,23 +45,38 @@ public static class TrainingCheckpoint
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(state);
+        SaveFolder(folder, temp => WriteFiles(temp, model, optimizer, state, tokenizer));
+    }
+
+    /// <summary>
+    /// Builds the checkpoint folder <paramref name="folder"/> anew, whole or not at all (<see cref="AtomicFolder.Replace"/>):
+    /// stale temporary siblings of killed saves in its parent go first, once per save. The one way a run writes a
+    /// checkpoint folder (fine-tuning; pre-training's single- and multi-model checkpoints).
+    /// </summary>
+    /// <exception cref="CheckpointException">The folder cannot be written; the previous checkpoint there, if any, is kept.</exception>
+    internal static void SaveFolder(string folder, Action<string> write)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
         string full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
-        if (Path.GetDirectoryName(full) is null) throw new CheckpointException($"Cannot write checkpoint '{full}': it has no parent folder.");
-        // The checkpoint folder is replaced as a whole; stale ".checkpoint-N.tmp-<guid>" siblings of killed runs go first.
-        AtomicFolder.RecoverAll(Path.GetDirectoryName(full)!);
-        AtomicFolder.Replace(full, temp =>
+        if (Path.GetDirectoryName(full) is not string parent) throw new CheckpointException($"Cannot write checkpoint '{full}': it has no parent folder.");
+        AtomicFolder.RecoverAll(parent);
+        AtomicFolder.Replace(full, write, carryOver: false);
+    }
+
+    /// <summary>Writes the files of a checkpoint into <paramref name="folder"/> (created if missing), not atomically: inside <see cref="SaveFolder"/>.</summary>
+    internal static void WriteFiles(string folder, DebertaPreTrainedModel model, AdamW optimizer, TrainingState state, DebertaTokenizerBase? tokenizer)
+    {
+        Directory.CreateDirectory(folder);
+        model.WriteModelFiles(folder);
+        SafetensorsWriter.Save(Path.Combine(folder, OptimizerFileName), optimizer.StateDict(), new Dictionary<string, string>
         {
-            model.WriteModelFiles(temp);
-            SafetensorsWriter.Save(Path.Combine(temp, OptimizerFileName), optimizer.StateDict(), new Dictionary<string, string>
-            {
-                ["step_count"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
-            });
-            state.OptimizerStepCount = optimizer.StepCount;
-            AtomicFile.WriteAllText(Path.Combine(temp, TrainingState.FileName), state.ToJson());
-            using (var rng = get_rng_state())
-                SafetensorsWriter.Save(Path.Combine(temp, RngFileName), [new(CpuRngKey, rng)]);
-            tokenizer?.SavePretrained(temp);
-        }, carryOver: false);
+            ["step_count"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
+        });
+        state.OptimizerStepCount = optimizer.StepCount;
+        AtomicFile.WriteAllText(Path.Combine(folder, TrainingState.FileName), state.ToJson());
+        using (var rng = get_rng_state())
+            SafetensorsWriter.Save(Path.Combine(folder, RngFileName), [new(CpuRngKey, rng)]);
+        tokenizer?.SavePretrained(folder);
     }
 
     /// <summary>
@@ -132,15 +147,49 @@ public static class TrainingCheckpoint
     /// </summary>
     public static string? Latest(string outputFolder)
     {
+        ArgumentNullException.ThrowIfNull(outputFolder);
         if (!Directory.Exists(outputFolder)) return null;
         AtomicFolder.Recover(outputFolder);     // entries a killed final save left beside the folder
         AtomicFolder.RecoverAll(outputFolder);  // ".checkpoint-N.tmp-<guid>" of killed checkpoint saves
+        return List(outputFolder).Select(c => c.Path).LastOrDefault();
+    }
+
+    /// <summary>The <c>checkpoint-&lt;step&gt;</c> folders under <paramref name="outputFolder"/> that hold a <c>trainer_state.json</c>, oldest first.</summary>
+    internal static List<(string Path, long Step)> List(string outputFolder)
+    {
+        if (!Directory.Exists(outputFolder)) return [];
         return Directory.GetDirectories(outputFolder, FolderPrefix + "*")
             .Select(d => (Path: d, Step: long.TryParse(Path.GetFileName(d)[FolderPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : -1))
             .Where(c => c.Step >= 0 && File.Exists(Path.Combine(c.Path, TrainingState.FileName)))
-            .OrderByDescending(c => c.Step)
-            .Select(c => c.Path)
-            .FirstOrDefault();
+            .OrderBy(c => c.Step)
+            .ToList();
+    }
+
+    /// <summary>
+    /// Deletes all but the newest <paramref name="keep"/> checkpoints under <paramref name="outputFolder"/>, never one of
+    /// <paramref name="protect"/> (the checkpoint just saved, the best one). The one pruning of fine-tuning and pre-training.
+    /// </summary>
+    /// <exception cref="CheckpointException">An old checkpoint cannot be deleted; the message names it.</exception>
+    internal static void Prune(string outputFolder, int keep, params string?[] protect)
+    {
+        var kept = protect.OfType<string>().Select(p => Path.GetFullPath(p).TrimEnd(Path.DirectorySeparatorChar)).ToHashSet(StringComparer.Ordinal);
+        var all = List(outputFolder);
+        foreach (var (path, _) in all.Take(Math.Max(0, all.Count - keep)))
+            if (!kept.Contains(Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar))) Delete(path, "old checkpoint");
+    }
+
+    /// <summary>Deletes a checkpoint folder of a run; <paramref name="what"/> says which for the message.</summary>
+    /// <exception cref="CheckpointException">It cannot be deleted (an IO or permission error); the message names it.</exception>
+    internal static void Delete(string folder, string what)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException($"Cannot remove {what} '{folder}': {e.Message}", e);
+        }
     }
 
     /// <summary>The folder name a run gives the checkpoint of <paramref name="step"/>.</summary>

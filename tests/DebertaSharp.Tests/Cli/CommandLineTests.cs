@@ -199,7 +199,7 @@ public class CommandLineThreadTests
     [Fact]
     public void SmallModelsRunOnOneThreadLargeOnesOnEveryCore()
     {
-        Assert.Equal(1, TorchThreads.For(DebertaConfig.FromFile(TaskModels.Sentiment)));
+        Assert.Equal(1, TorchThreads.For(DebertaConfig.FromPretrained(TaskModels.Sentiment)));
         Assert.Equal(Environment.ProcessorCount, TorchThreads.For(DebertaSharp.Diagnostics.BenchmarkModels.DebertaV3Base()));
     }
 

@@ -128,7 +128,7 @@ public class HubDownloadTests
         string Label(string? revision)
         {
             string folder = PretrainedSource.Resolve(HubTestBed.RepoId, PretrainedFiles.Model, bed.Options(revision));
-            return DebertaSharp.Configuration.DebertaConfig.FromFile(folder).Id2Label[2];
+            return DebertaSharp.Configuration.DebertaConfig.FromPretrained(folder).Id2Label[2];
         }
         Assert.Equal("ENTAILS", Label("dev"));
         Assert.Equal("entailment", Label("v1.0"));
@@ -174,6 +174,25 @@ public class HubDownloadTests
         using var local = DebertaForSequenceClassification.FromPretrained(HubTestBed.SampleFolder);
         using var model = DebertaForSequenceClassification.FromPretrained(snapshot.Folder);
         Assert.Equal(Logits(local), Logits(model));
+    }
+
+    [Fact]
+    public void AnIndexIsCheckedByLoadingsRulesBeforeItsShardsAreFetched()
+    {
+        // The Hub's shard list and the checkpoint reader used to judge shard names apart: a shard in a subfolder was
+        // downloaded and then refused at load. Now one reader decides, so the download refuses it and fetches nothing more.
+        using var bed = new HubTestBed();
+        string index = System.Text.Json.JsonSerializer.Serialize(new { weight_map = new Dictionary<string, string> { ["a.weight"] = "shards/model-00001-of-00001.safetensors" } });
+        bed.Hub.Add("org/subfolder-shard", new Dictionary<string, byte[]>
+        {
+            ["config.json"] = bed.Files["config.json"],
+            ["model.safetensors.index.json"] = System.Text.Encoding.UTF8.GetBytes(index),
+            ["shards/model-00001-of-00001.safetensors"] = bed.Files["model.safetensors"],
+        });
+        var error = Assert.Throws<HubException>(() => PretrainedSource.Download("org/subfolder-shard", PretrainedFiles.Model, bed.Options()));
+        Assert.Contains("model.safetensors.index.json", error.Message);
+        Assert.Contains("shards/model-00001-of-00001.safetensors", error.Message);
+        Assert.Equal(0, bed.Hub.Count("GET", bed.CdnPath("model.safetensors")));   // the shard holds these bytes
     }
 
     [Fact]

@@ -112,7 +112,7 @@ public class DenseKernelTests
     }
 
     [Fact]
-    public void AutoMeasuresEachShapeOnceAndKeepsItsChoice()
+    public void AutoMeasuresEachShapeOnceAndRepeatsItsFirstOutput()
     {
         using var scope = NewDisposeScope();
         using var _ = inference_mode();
@@ -126,16 +126,18 @@ public class DenseKernelTests
             DenseKernels.ResetChoices();
             try
             {
-                for (int i = 0; i < 2 * (DenseKernels.SamplesPerKernel + 1) - 1; i++)
-                {
-                    AssertClose(nn.functional.linear(x, w, b), Dense.Linear(x, w, b));
-                    Assert.Empty(DenseKernels.Choices);
-                }
-                Dense.Linear(x, w, b);
+                Assert.Empty(DenseKernels.Choices);
+                var first = Dense.Linear(x, w, b);                                  // measures
+                AssertClose(nn.functional.linear(x, w, b), first);
                 var choice = Assert.Single(DenseKernels.Choices);
                 Assert.Equal((256L, 96L, 80L, true, threads), (choice.RowBucket, choice.InFeatures, choice.OutFeatures, choice.HasBias, choice.Threads));
                 Assert.True(choice.TorchMilliseconds > 0 && choice.OneDnnMilliseconds > 0);
                 Assert.Equal(choice.OneDnnMilliseconds < choice.TorchMilliseconds ? DenseKernel.OneDnn : DenseKernel.Torch, choice.Kernel);
+                var chosenResult = choice.Kernel == DenseKernel.OneDnn ? DenseKernels.OneDnn(x, w, b) : nn.functional.linear(x, w, b);
+                Assert.True(Same(chosenResult, first));                             // the first call's output is the chosen kernel's
+                for (int i = 0; i < 3; i++) Assert.True(Same(first, Dense.Linear(x, w, b)));   // and every later one repeats it bit for bit
+                AssertClose(nn.functional.linear(x[.., ..45], w, b), Dense.Linear(x[.., ..45], w, b));   // 135 rows: the same bucket, no new measurement
+                Assert.Single(DenseKernels.Choices);
                 Assert.Contains("256×96→80", DenseKernels.Describe());
             }
             finally

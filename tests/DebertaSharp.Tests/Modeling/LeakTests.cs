@@ -9,27 +9,19 @@ namespace DebertaSharp.Tests.Modeling;
 /// <summary>Forward passes free every intermediate: live native tensors do not grow.</summary>
 public class LeakTests
 {
+    /// <summary>Under each dense kernel policy (the forward passes here run without autograd, where the policy applies).</summary>
     [Theory]
-    [InlineData("deberta-v3")]          // v2 path: buckets, rel LayerNorm, MLM head
-    [InlineData("deberta-v2-conv")]     // conv layer
-    [InlineData("deberta-v1-talkinghead")]
-    [InlineData("deberta-v3-heads/mc")]
-    public void HundredForwardPassesLeaveNoLiveTensors(string name)
+    [InlineData("deberta-v3", DenseKernel.Auto)]          // v2 path: buckets, rel LayerNorm, MLM head
+    [InlineData("deberta-v2-conv", DenseKernel.Auto)]     // conv layer
+    [InlineData("deberta-v1-talkinghead", DenseKernel.Auto)]
+    [InlineData("deberta-v3-heads/mc", DenseKernel.Auto)]
+    [InlineData("deberta-v3", DenseKernel.OneDnn)]
+    [InlineData("deberta-v1-talkinghead", DenseKernel.OneDnn)]
+    [InlineData("deberta-v3", DenseKernel.Torch)]
+    public void HundredForwardPassesLeaveNoLiveTensors(string name, DenseKernel kernel)
     {
         var previous = DenseKernels.Kernel;
-        DenseKernels.Kernel = DenseKernel.Auto;
-        try { HundredForwardPasses(name); }
-        finally { DenseKernels.Kernel = previous; }
-    }
-
-    /// <summary>The same with oneDNN forced for every dense layer (the forward passes here run without autograd).</summary>
-    [Theory]
-    [InlineData("deberta-v3")]
-    [InlineData("deberta-v1-talkinghead")]
-    public void HundredForwardPassesWithOneDnnLeaveNoLiveTensors(string name)
-    {
-        var previous = DenseKernels.Kernel;
-        DenseKernels.Kernel = DenseKernel.OneDnn;
+        DenseKernels.Kernel = kernel;
         try { HundredForwardPasses(name); }
         finally { DenseKernels.Kernel = previous; }
     }

@@ -118,10 +118,19 @@ public class ReferenceAttentionTests
             }
         }
         double scale = Math.Sqrt(d * (1.0 + (c.UsesC2P ? 1 : 0) + (c.UsesP2C ? 1 : 0)));
+        // HF's make_log_bucket_position written out in double, independent of the library (LogBucketTableTests checks
+        // the library's against hand-worked values).
+        static long NaiveLogBucket(long r, int buckets, int maxRelative)
+        {
+            int mid = buckets / 2;
+            if (Math.Abs(r) <= mid) return r;
+            double bucket = Math.Ceiling(Math.Log(Math.Abs(r) / (double)mid) / Math.Log((maxRelative - 1) / (double)mid) * (mid - 1)) + mid;
+            return (long)bucket * Math.Sign(r);
+        }
         long Index(long i, long j)
         {
             long r = i - j;
-            long bucket = !v1 && c.PositionBuckets > 0 ? RelativePositions.LogBucket(r, c.PositionBuckets, maxRel) : r;
+            long bucket = !v1 && c.PositionBuckets > 0 ? NaiveLogBucket(r, c.PositionBuckets, maxRel) : r;
             return Math.Clamp(bucket + span, 0, 2 * span - 1);
         }
 

@@ -74,9 +74,9 @@ public partial class ReadmeFeatureExampleTests
         string tagsFile = Path.Combine(tmp.Path, "tags.jsonl");
         File.WriteAllText(tagsFile, "{\"text\": \"Free of charge.\", \"label\": [\"free\"]}\n{\"text\": \"You may copy it for free.\", \"label\": [\"free\", \"copy\"]}\n" +
             "{\"text\": \"No warranty.\", \"label\": []}\n{\"text\": \"Copies are allowed.\", \"label\": [\"copy\"]}\n");
-        var tags = TextClassificationDataset.Load(tagsFile, tokenizer, new DebertaSharp.Training.Data.TextClassificationOptions { MultiLabel = true });
+        var tags = TextClassificationDataset.Load(tagsFile, tokenizer, new TextClassificationDatasetOptions { MultiLabel = true });
         TrainingSeed.Set(1);
-        using var tagger = FineTuningModel.Create(DebertaConfig.FromFile(modelDir), tags);        // README: FromPretrained(checkpoint, tags)
+        using var tagger = FineTuningModel.Create(DebertaConfig.FromPretrained(modelDir), tags);        // README: FromPretrained(checkpoint, tags)
         Lora.Apply(tagger, new LoraOptions { Rank = 8, Alpha = 16, BaseModelNameOrPath = "microsoft/deberta-v3-base" });
         var recipe = new Trainer(tagger, tags, null, new TrainerOptions
         {
@@ -92,6 +92,6 @@ public partial class ReadmeFeatureExampleTests
         var result = recipe.Train();
         Assert.True(File.Exists(Path.Combine(result.OutputDirectory, Lora.ConfigFileName)));
         Assert.True(File.Exists(Path.Combine(result.OutputDirectory, "model.safetensors")));
-        Assert.Equal("multi_label_classification", DebertaConfig.FromFile(result.OutputDirectory).ProblemType);
+        Assert.Equal("multi_label_classification", DebertaConfig.FromPretrained(result.OutputDirectory).ProblemType);
     }
 }

@@ -90,7 +90,7 @@ internal static class TaskModels
     /// <summary>The base config of every task model: the golden v3 heads' shape with the tokenizer's vocabulary.</summary>
     public static DebertaConfig Config()
     {
-        var config = DebertaConfig.FromFile(Path.Combine(AppContext.BaseDirectory, "Fixtures", "golden", "deberta-v3-heads", "seqcls"));
+        var config = DebertaConfig.FromPretrained(Path.Combine(AppContext.BaseDirectory, "Fixtures", "golden", "deberta-v3-heads", "seqcls"));
         config.VocabSize = 1001;
         config.InitializerRange = 0.3;
         return config;

@@ -210,7 +210,7 @@ public class PretrainingReadmeExampleTests
         DebertaSharp.Pretraining.PretrainingResult Example(Action<CancellationTokenSource>? whileRunning = null)
         {
             DebertaSharp.Training.TrainingSeed.Set(42);
-            using var model = DebertaSharp.Pretraining.RtdPretrainingModel.Create(DebertaSharp.Configuration.DebertaConfig.FromFile(Repo("samples/pretraining/tiny-v3")));
+            using var model = DebertaSharp.Pretraining.RtdPretrainingModel.Create(DebertaSharp.Configuration.DebertaConfig.FromPretrained(Repo("samples/pretraining/tiny-v3")));
             var trainer = new DebertaSharp.Pretraining.Pretrainer(model, DebertaSharp.Tokenization.AutoTokenizer.FromPretrained(Repo("samples/pretraining/tiny-v3")),
                 new DebertaSharp.Pretraining.TextCorpus([Repo("samples/pretraining/corpus.txt")]), output,
                 new DebertaSharp.Pretraining.PretrainingOptions { MaxSteps = 20, LearningRate = 2e-3, SaveSteps = 10, Seed = 42 });

@@ -41,7 +41,7 @@ internal static class TinyPretraining
 {
     public static readonly DebertaTokenizerBase Tokenizer = AutoTokenizer.FromPretrained(PretrainingSamples.TinyV3);
 
-    public static DebertaConfig Config() => DebertaConfig.FromFile(PretrainingSamples.TinyV3);
+    public static DebertaConfig Config() => DebertaConfig.FromPretrained(PretrainingSamples.TinyV3);
 
     public static PretrainingModel Build(PretrainingObjective objective, int seed, double rtdWeight = 50)
     {

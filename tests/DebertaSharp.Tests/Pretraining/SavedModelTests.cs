@@ -87,6 +87,19 @@ public class SavedModelTests
             Assert.True(lone.Generator.Deberta.Embeddings.WordEmbeddings.eq(merged).all().item<bool>());
             Assert.Equal(0f, lone.Sharing.Deltas.Single().Delta.abs().max().item<float>());
         }
+
+        // (folder, …, device, dtype) as every FromPretrained: the type is set before loading and linking the tables.
+        using (var pair = RtdPretrainingModel.FromPretrained(tmp.Path, device: CPU, dtype: ScalarType.Float64))
+        {
+            Assert.All(pair.Parts.SelectMany(p => p.Model.parameters()), p => Assert.Equal(ScalarType.Float64, p.dtype));
+            Assert.True(pair.Sharing.Deltas.Single().Delta.eq(delta.to(ScalarType.Float64)).all().item<bool>());
+            // generator + delta summed in float64 rather than float32: equal within float32 rounding
+            Assert.True(pair.Discriminator.Deberta.Embeddings.WordEmbeddings.sub(merged.to(ScalarType.Float64)).abs().max().item<double>() < 1e-6);
+        }
+        using (var lone = RtdPretrainingModel.FromPretrained(discriminator, generatorLayers: 1, dtype: ScalarType.Float64))
+            Assert.All(lone.Parts.SelectMany(p => p.Model.parameters()), p => Assert.Equal(ScalarType.Float64, p.dtype));
+        using (var mlm = MlmPretrainingModel.FromPretrained(generator, CPU, ScalarType.Float64))
+            Assert.All(mlm.Model.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
     }
 
     [Fact]

@@ -72,4 +72,18 @@ public class ConfigBoundsTests
         Assert.Contains("dup.json", e.Message);
         Assert.Contains("'num_labels' appears twice", e.Message);
     }
+
+    /// <summary>Issue 14: one name per input kind — a checkpoint folder (or repo id) and a JSON file.</summary>
+    [Fact]
+    public void FromPretrainedTakesAFolderAndFromJsonFileAFile()
+    {
+        string folder = Golden("deberta-v3-heads", "seqcls"), file = Path.Combine(folder, "config.json");
+        Assert.Equal(DebertaConfig.FromJsonFile(file).ToJson(), DebertaConfig.FromPretrained(folder).ToJson());
+        var e = Assert.Throws<DebertaConfigurationException>(() => DebertaConfig.FromJsonFile(folder));
+        Assert.Contains(folder, e.Message);
+        Assert.Contains("FromPretrained", e.Message);
+        using var tmp = new TempDir();
+        e = Assert.Throws<DebertaConfigurationException>(() => DebertaConfig.FromPretrained(tmp.Path));
+        Assert.Contains(Path.Combine(tmp.Path, "config.json"), e.Message);
+    }
 }

@@ -47,7 +47,7 @@ internal static class FuzzHarness
         new("bin-views", Path.Combine(Fixtures, "checkpoints"), ["views.bin"], folder => ReadCheckpointFile(Path.Combine(folder, "views.bin"))),
         new("config", Golden("deberta-v3-heads", "seqcls"), ["config.json"], folder =>
         {
-            var config = DebertaConfig.FromFile(folder);
+            var config = DebertaConfig.FromPretrained(folder);
             using var checkpoint = CheckpointReader.Open(folder);
             DebertaSharp.Modeling.WeightLoader.CheckConfigFits(config, DebertaSharp.Modeling.HeadKind.SequenceClassification, checkpoint, "config.json");
         }),

@@ -92,7 +92,7 @@ public class StrictJsonTests
             {
                 Copy(seqcls);
                 Break("config.json");
-                DebertaConfig.FromFile(tmp.Path);
+                DebertaConfig.FromPretrained(tmp.Path);
             }),
             "tokenizer_config" or "special_tokens_map" or "added_tokens" => (typeof(TokenizerException), reader + ".json", () =>
             {

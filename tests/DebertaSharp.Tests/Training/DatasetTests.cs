@@ -26,7 +26,7 @@ public class DatasetTests
             "\"A licence grants rights.\",\"Rights are granted.\",entailment\n" +
             "Short.,\"This software is provided as is, without warranty of any kind.\",neutral\n" +
             "x,y,contradiction\n");
-        var data = TextClassificationDataset.Load(path, tokenizer, new TextClassificationOptions { TextColumn = "premise", PairColumn = "hypothesis" });
+        var data = TextClassificationDataset.Load(path, tokenizer, new TextClassificationDatasetOptions { TextColumn = "premise", PairColumn = "hypothesis" });
         Assert.Equal(["contradiction", "entailment", "neutral"], data.Labels);
         Assert.Equal([1L, 2, 0], data.ClassIndices);
         var expected = tokenizer.Encode("Short.", "This software is provided as is, without warranty of any kind.");
@@ -50,19 +50,19 @@ public class DatasetTests
     {
         using var dir = new TempDir();
         var tokenizer = Tokenizer();
-        var train = TextClassificationDataset.Load(Write(dir, "train.csv", "text,label\na,pos\nb,neg\n"), tokenizer, new TextClassificationOptions());
+        var train = TextClassificationDataset.Load(Write(dir, "train.csv", "text,label\na,pos\nb,neg\n"), tokenizer, new TextClassificationDatasetOptions());
         string eval = Write(dir, "eval.csv", "text,label\na,pos\nb,neutral\n");
         var e = Assert.Throws<DatasetException>(() => TextClassificationDataset.Load(eval, tokenizer, train.Options));
         Assert.Contains("eval.csv:3: label 'neutral' is not in the label set [neg, pos]", e.Message);
 
         Assert.Contains("has no column 'sentence'", Assert.Throws<DatasetException>(() =>
-            TextClassificationDataset.Load(eval, tokenizer, new TextClassificationOptions { TextColumn = "sentence" })).Message);
+            TextClassificationDataset.Load(eval, tokenizer, new TextClassificationDatasetOptions { TextColumn = "sentence" })).Message);
         Assert.Contains("r.csv:2: regression label 'high' is not a finite number", Assert.Throws<DatasetException>(() =>
-            TextClassificationDataset.Load(Write(dir, "r.csv", "text,label\na,high\n"), tokenizer, new TextClassificationOptions { Regression = true })).Message);
+            TextClassificationDataset.Load(Write(dir, "r.csv", "text,label\na,high\n"), tokenizer, new TextClassificationDatasetOptions { Regression = true })).Message);
         Assert.Contains("only one label", Assert.Throws<DatasetException>(() =>
-            TextClassificationDataset.Load(Write(dir, "one.csv", "text,label\na,x\nb,x\n"), tokenizer, new TextClassificationOptions())).Message);
+            TextClassificationDataset.Load(Write(dir, "one.csv", "text,label\na,x\nb,x\n"), tokenizer, new TextClassificationDatasetOptions())).Message);
         Assert.Contains("is empty", Assert.Throws<DatasetException>(() =>
-            TextClassificationDataset.Load(Write(dir, "empty.jsonl", "\n"), tokenizer, new TextClassificationOptions())).Message);
+            TextClassificationDataset.Load(Write(dir, "empty.jsonl", "\n"), tokenizer, new TextClassificationDatasetOptions())).Message);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public class DatasetTests
         using var dir = new TempDir();
         var tokenizer = Tokenizer();
         string path = Write(dir, "ner.conll", "Permission O\nGranted B-X\nMerchantability I-X\nhereby O\n\nCopyright B-Y\n");
-        var data = TokenClassificationDataset.Load(path, tokenizer, new TokenClassificationOptions());
+        var data = TokenClassificationDataset.Load(path, tokenizer, new TokenClassificationDatasetOptions());
         Assert.Equal(["B-X", "B-Y", "I-X", "O"], data.Labels);
         using var scope = NewDisposeScope();
         var batch = data.Collate([0, 1], CPU);
@@ -95,7 +95,7 @@ public class DatasetTests
         Assert.Equal(-100, batch.Labels[1, -1].item<long>());
 
         Assert.Contains("ner2.conll:2: label 'B-Z' is not in the label set", Assert.Throws<DatasetException>(() =>
-            TokenClassificationDataset.Load(Write(dir, "ner2.conll", "a O\nb B-Z\n"), tokenizer, new TokenClassificationOptions { Labels = data.Labels })).Message);
+            TokenClassificationDataset.Load(Write(dir, "ner2.conll", "a O\nb B-Z\n"), tokenizer, new TokenClassificationDatasetOptions { Labels = data.Labels })).Message);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public class DatasetTests
             ]}]}]}
             """;
         var data = QuestionAnsweringDataset.Load(Write(dir, "qa.json", json), tokenizer,
-            new QuestionAnsweringOptions { MaxLength = 48, DocStride = 8, MaxQuestionLength = 16 });
+            new QuestionAnsweringDatasetOptions { MaxLength = 48, DocStride = 8, MaxQuestionLength = 16 });
         Assert.True(data.Count > 3, $"expected several windows, got {data.Count}");
         Assert.Equal(1, data.ExampleCount);
         using var scope = NewDisposeScope();
@@ -135,7 +135,7 @@ public class DatasetTests
         using var dir = new TempDir();
         var tokenizer = Tokenizer();
         var data = TextClassificationDataset.Load(Write(dir, "d.csv", "text,label\n" + string.Join("\n", Enumerable.Range(0, 50).Select(i => $"item {i},{i % 3}"))),
-            tokenizer, new TextClassificationOptions());
+            tokenizer, new TextClassificationDatasetOptions());
         var (train, heldOut) = data.Split(0.2, seed: 4);
         Assert.Equal(10, heldOut.Count);
         Assert.Equal(40, train.Count);
@@ -150,7 +150,7 @@ public class DatasetTests
             {"context": "{{string.Join(" ", Enumerable.Repeat("The licence grants rights to copy.", 8))}}", "qas": [{"id": "{{q}}", "question": "What?", "answers": [{"text": "licence", "answer_start": 4}]}]}
             """));
         var qa = QuestionAnsweringDataset.Load(Write(dir, "qa.json", $$"""{"data": [{"paragraphs": [{{contexts}}]}]}"""), tokenizer,
-            new QuestionAnsweringOptions { MaxLength = 32, DocStride = 4, MaxQuestionLength = 8 });
+            new QuestionAnsweringDatasetOptions { MaxLength = 32, DocStride = 4, MaxQuestionLength = 8 });
         Assert.True(qa.Count > 12);
         var (qaTrain, qaHeldOut) = qa.Split(0.5, seed: 1);
         Assert.Equal(3, qaHeldOut.ExampleCount);
@@ -165,14 +165,14 @@ public class DatasetTests
         string path = Write(dir, "mc.jsonl",
             "{\"ctx\": \"The licence\", \"e0\": \"grants rights\", \"e1\": \"is a fish\", \"e2\": \"sings\", \"label\": 0}\n" +
             "{\"ctx\": \"Warranty\", \"e0\": \"is long\", \"e1\": \"is disclaimed entirely here\", \"e2\": \"x\", \"label\": 1}\n");
-        var data = MultipleChoiceDataset.Load(path, Tokenizer(), new MultipleChoiceOptions { TextColumn = "ctx", ChoiceColumns = ["e0", "e1", "e2"] });
+        var data = MultipleChoiceDataset.Load(path, Tokenizer(), new MultipleChoiceDatasetOptions { TextColumn = "ctx", ChoiceColumns = ["e0", "e1", "e2"] });
         using var scope = NewDisposeScope();
         var batch = data.Collate([0, 1], CPU);
         Assert.Equal(new long[] { 2, 3, data.LengthOf(1) }, batch.InputIds.shape);
         Assert.Equal(new long[] { 0, 1 }, batch.Labels!.data<long>().ToArray());
         Assert.Contains("mc2.jsonl:1: label '3' is not a choice index 0…2", Assert.Throws<DatasetException>(() =>
             MultipleChoiceDataset.Load(Write(dir, "mc2.jsonl", "{\"ctx\": \"a\", \"e0\": \"b\", \"e1\": \"c\", \"e2\": \"d\", \"label\": 3}\n"),
-                Tokenizer(), new MultipleChoiceOptions { TextColumn = "ctx", ChoiceColumns = ["e0", "e1", "e2"] })).Message);
+                Tokenizer(), new MultipleChoiceDatasetOptions { TextColumn = "ctx", ChoiceColumns = ["e0", "e1", "e2"] })).Message);
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public class DatasetTests
         using var dir = new TempDir();
         var random = new Random(1);
         var lines = Enumerable.Range(0, 200).Select(i => $"{string.Join(" ", Enumerable.Repeat("licence", 1 + random.Next(40)))},{i % 2}");
-        var data = TextClassificationDataset.Load(Write(dir, "d.csv", "text,label\n" + string.Join("\n", lines)), Tokenizer(), new TextClassificationOptions());
+        var data = TextClassificationDataset.Load(Write(dir, "d.csv", "text,label\n" + string.Join("\n", lines)), Tokenizer(), new TextClassificationDatasetOptions());
         foreach (bool bucket in new[] { false, true })
         {
             var a = BatchPlan.ForEpoch(data, 8, seed: 3, epoch: 1, bucket);
@@ -203,7 +203,7 @@ public class FineTuningModelTests
         using var dir = new TempDir();
         string conll = Path.Combine(dir.Path, "ner.conll");
         File.WriteAllText(conll, "Permission B-X\ngranted I-X\nfreely O\n");
-        var data = TokenClassificationDataset.Load(conll, DatasetTests.Tokenizer(), new TokenClassificationOptions());
+        var data = TokenClassificationDataset.Load(conll, DatasetTests.Tokenizer(), new TokenClassificationDatasetOptions());
         string golden = new DebertaSharp.Tests.GoldenData.GoldenCase("deberta-v3-heads/seqcls").Folder;
 
         using var model = DebertaSharp.Training.FineTuningModel.FromPretrained(golden, data);
@@ -222,6 +222,15 @@ public class FineTuningModelTests
         using var same = DebertaSharp.Training.FineTuningModel.FromPretrained(golden, new TwoLabels());
         Assert.Empty(same.LoadReport!.Missing);
         Assert.True(same.state_dict()["classifier.weight"].eq(expected["classifier.weight"]).all().item<bool>());
+
+        // (folder, task, device, dtype) as every FromPretrained: both paths load in the asked type, the new head too.
+        foreach (FineTuningDataset task in new FineTuningDataset[] { data, new TwoLabels() })
+        {
+            using var wide = DebertaSharp.Training.FineTuningModel.FromPretrained(golden, task, TorchSharp.torch.CPU, TorchSharp.torch.ScalarType.Float64);
+            Assert.All(wide.parameters(), p => Assert.Equal(TorchSharp.torch.ScalarType.Float64, p.dtype));
+            var name = "deberta.encoder.layer.0.attention.self.query_proj.weight";
+            Assert.True(wide.state_dict()[name].eq(expected[name].to(TorchSharp.torch.ScalarType.Float64)).all().item<bool>());
+        }
     }
 
     private sealed class TwoLabels() : FineTuningDataset("two labels", 0)

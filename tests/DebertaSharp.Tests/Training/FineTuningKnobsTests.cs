@@ -15,7 +15,7 @@ public class FineTuningKnobsTests
     private static (DebertaForSequenceClassification Model, TextClassificationDataset Train) Setup(TempDir dir, double dropout = 0.1)
     {
         var tokenizer = DatasetTests.Tokenizer();
-        var train = TextClassificationDataset.Load(TrainerTests.WriteSentiment(dir.Path, "train.csv", 24), tokenizer, new TextClassificationOptions());
+        var train = TextClassificationDataset.Load(TrainerTests.WriteSentiment(dir.Path, "train.csv", 24), tokenizer, new TextClassificationDatasetOptions());
         var config = TinyModels.V3(vocabSize: tokenizer.VocabularySize, dropout: dropout);
         train.ConfigureModel(config);
         TrainingSeed.Set(5);
@@ -168,19 +168,19 @@ public class FineTuningKnobsTests
             "{\"text\": \"without warranty\", \"label\": []}",
             "{\"text\": \"you may copy\", \"label\": [\"copy\"]}",
         ]);
-        var data = TextClassificationDataset.Load(jsonl, tokenizer, new TextClassificationOptions { MultiLabel = true });
+        var data = TextClassificationDataset.Load(jsonl, tokenizer, new TextClassificationDatasetOptions { MultiLabel = true });
         Assert.Equal(["copy", "free"], data.Labels);
         Assert.Equal([[0f, 1f], [1f, 1f], [0f, 0f], [1f, 0f]], data.Targets.Select(t => t.ToArray()));
         Assert.Equal("f1_micro", data.DefaultMetric);
 
         string csv = Path.Combine(dir.Path, "tags.csv");
         File.WriteAllText(csv, "text,label\nfree of charge,free\n\"permission to copy, free of charge\",copy|free\nwithout warranty,\nyou may copy,copy\n");
-        var delimited = TextClassificationDataset.Load(csv, tokenizer, new TextClassificationOptions { MultiLabel = true, LabelDelimiter = "|" });
+        var delimited = TextClassificationDataset.Load(csv, tokenizer, new TextClassificationDatasetOptions { MultiLabel = true, LabelDelimiter = "|" });
         Assert.Equal(data.Targets.Select(t => t.ToArray()), delimited.Targets.Select(t => t.ToArray()));
         Assert.Contains("tags.csv:6: label 'share'", Assert.Throws<DatasetException>(() =>
         {
             File.AppendAllText(csv, "share it,share\n");
-            TextClassificationDataset.Load(csv, tokenizer, new TextClassificationOptions { MultiLabel = true, LabelDelimiter = "|", Labels = ["copy", "free"] });
+            TextClassificationDataset.Load(csv, tokenizer, new TextClassificationDatasetOptions { MultiLabel = true, LabelDelimiter = "|", Labels = ["copy", "free"] });
         }).Message);
 
         var config = TinyModels.V3(vocabSize: tokenizer.VocabularySize, dropout: 0);

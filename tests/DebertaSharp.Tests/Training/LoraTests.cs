@@ -179,7 +179,7 @@ public class LoraTests
     {
         using var dir = new TempDir();
         var tokenizer = DatasetTests.Tokenizer();
-        var train = TextClassificationDataset.Load(TrainerTests.WriteSentiment(dir.Path, "train.csv", 16), tokenizer, new TextClassificationOptions());
+        var train = TextClassificationDataset.Load(TrainerTests.WriteSentiment(dir.Path, "train.csv", 16), tokenizer, new TextClassificationDatasetOptions());
         var config = TinyModels.V3(vocabSize: tokenizer.VocabularySize, dropout: 0);
         train.ConfigureModel(config);
         TrainingSeed.Set(9);

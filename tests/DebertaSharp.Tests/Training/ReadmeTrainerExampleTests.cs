@@ -30,11 +30,11 @@ public class ReadmeTrainerExampleTests
 
         var tokenizer = AutoTokenizer.FromPretrained(modelDir);
         var train = TextClassificationDataset.Load(Path.Combine(tmp.Path, "train.csv"), tokenizer,
-            new TextClassificationOptions { TextColumn = "premise", PairColumn = "hypothesis", LabelColumn = "label" });
+            new TextClassificationDatasetOptions { TextColumn = "premise", PairColumn = "hypothesis", LabelColumn = "label" });
         var eval = TextClassificationDataset.Load(Path.Combine(tmp.Path, "dev.csv"), tokenizer, train.Options);
 
         TrainingSeed.Set(42);
-        using var model = FineTuningModel.Create(DebertaConfig.FromFile(modelDir), train);   // README: FromPretrained(checkpoint, train)
+        using var model = FineTuningModel.Create(DebertaConfig.FromPretrained(modelDir), train);   // README: FromPretrained(checkpoint, train)
         var trainer = new Trainer(model, train, eval, new TrainerOptions
         {
             OutputDirectory = Path.Combine(tmp.Path, "out", "nli"),

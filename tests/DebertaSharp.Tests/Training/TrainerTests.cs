@@ -36,7 +36,7 @@ public class TrainerTests
     private static (DebertaForSequenceClassification Model, TextClassificationDataset Train, TextClassificationDataset Eval) Setup(TempDir dir, double dropout = 0.1, int seed = 7)
     {
         var tokenizer = DatasetTests.Tokenizer();
-        var train = TextClassificationDataset.Load(WriteSentiment(dir.Path, "train.csv", 24), tokenizer, new TextClassificationOptions());
+        var train = TextClassificationDataset.Load(WriteSentiment(dir.Path, "train.csv", 24), tokenizer, new TextClassificationDatasetOptions());
         var eval = TextClassificationDataset.Load(WriteSentiment(dir.Path, "eval.csv", 8, offset: 1), tokenizer, train.Options);
         var config = TinyModels.V3(vocabSize: tokenizer.VocabularySize, dropout: dropout);
         train.ConfigureModel(config);

@@ -106,9 +106,5 @@ public abstract class TaskEvaluator
     public abstract IReadOnlyDictionary<string, double> Compute();
 
     /// <summary>Reads a float tensor to the host as float32 values in row-major order.</summary>
-    protected static float[] ToFloats(Tensor t)
-    {
-        using var scope = NewDisposeScope();
-        return t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
-    }
+    protected static float[] ToFloats(Tensor t) => TensorOps.ToFloats(t);
 }

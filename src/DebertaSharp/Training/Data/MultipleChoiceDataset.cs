@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace DebertaSharp.Training.Data;
 
 /// <summary>How to read a multiple-choice file (SWAG-like: a context, optionally a shared start of each ending, the endings, the index of the right one).</summary>
-public sealed record MultipleChoiceOptions
+public sealed record MultipleChoiceDatasetOptions
 {
     /// <summary>Column of the context (first segment), e.g. <c>sent1</c> or <c>question</c>.</summary>
     public string TextColumn { get; init; } = "text";
@@ -62,7 +62,7 @@ public sealed class MultipleChoiceDataset : FineTuningDataset
     /// <summary>Reads and tokenises a CSV/TSV/JSON-lines file.</summary>
     /// <exception cref="DatasetException">Fewer than two choice columns, a missing column, or a label that is not a
     /// choice index (file and line named).</exception>
-    public static MultipleChoiceDataset Load(string path, DebertaTokenizerBase tokenizer, MultipleChoiceOptions options)
+    public static MultipleChoiceDataset Load(string path, DebertaTokenizerBase tokenizer, MultipleChoiceDatasetOptions options)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(options);

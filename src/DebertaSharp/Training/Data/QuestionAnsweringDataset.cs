@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace DebertaSharp.Training.Data;
 
 /// <summary>How SQuAD questions become features.</summary>
-public sealed record QuestionAnsweringOptions
+public sealed record QuestionAnsweringDatasetOptions
 {
     /// <summary>Tokens per feature: <c>[CLS] question [SEP] context window [SEP]</c>.</summary>
     public int MaxLength { get; init; } = 384;
@@ -37,7 +37,7 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
 
     private sealed record Feature(int Example, int[] Ids, int[] Types, int Start, int End, int ContextOffset, TokenOffset[] ContextOffsets);
 
-    private QuestionAnsweringDataset(string source, int pad, QuestionAnsweringOptions options, IReadOnlyList<SquadExample> examples, Feature[] features)
+    private QuestionAnsweringDataset(string source, int pad, QuestionAnsweringDatasetOptions options, IReadOnlyList<SquadExample> examples, Feature[] features)
         : base(source, pad)
     {
         Options = options;
@@ -47,7 +47,7 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
     }
 
     /// <summary>The options used.</summary>
-    public QuestionAnsweringOptions Options { get; }
+    public QuestionAnsweringDatasetOptions Options { get; }
 
     /// <summary>The questions as read.</summary>
     public IReadOnlyList<SquadExample> Examples { get; }
@@ -69,7 +69,7 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
 
     /// <summary>Reads a SQuAD-format file and makes the features.</summary>
     /// <exception cref="DatasetException">The file is malformed (file and line named) or the lengths leave no room for context.</exception>
-    public static QuestionAnsweringDataset Load(string path, DebertaTokenizerBase tokenizer, QuestionAnsweringOptions options)
+    public static QuestionAnsweringDataset Load(string path, DebertaTokenizerBase tokenizer, QuestionAnsweringDatasetOptions options)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(options);
@@ -151,7 +151,7 @@ public sealed class QuestionAnsweringDataset : FineTuningDataset
     public override TaskEvaluator CreateEvaluator() => new Evaluator(this);
 
     /// <summary>
-    /// The answer text a window's scores give: the best-scoring span (start ≤ end, at most <see cref="QuestionAnsweringOptions.MaxAnswerLength"/>
+    /// The answer text a window's scores give: the best-scoring span (start ≤ end, at most <see cref="QuestionAnsweringDatasetOptions.MaxAnswerLength"/>
     /// tokens, inside the context) and its score, or <c>null</c> when the window has no valid span.
     /// </summary>
     private (string Text, double Score)? BestSpan(Feature feature, ReadOnlySpan<float> start, ReadOnlySpan<float> end)

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace DebertaSharp.Training.Data;
 
 /// <summary>How to read a text-classification or text-pair (NLI) file.</summary>
-public sealed record TextClassificationOptions
+public sealed record TextClassificationDatasetOptions
 {
     /// <summary>Column of the (first) text.</summary>
     public string TextColumn { get; init; } = "text";
@@ -51,7 +51,7 @@ public sealed class TextClassificationDataset : FineTuningDataset
     private readonly float[] _values;
     private readonly float[][] _targets;
 
-    private TextClassificationDataset(string source, int pad, TextClassificationOptions options, IReadOnlyList<string> labels,
+    private TextClassificationDataset(string source, int pad, TextClassificationDatasetOptions options, IReadOnlyList<string> labels,
         int[][] ids, int[][] types, long[] classes, float[] values, float[][] targets, IReadOnlyList<int> lines)
         : base(source, pad)
     {
@@ -65,8 +65,8 @@ public sealed class TextClassificationDataset : FineTuningDataset
         Lines = lines;
     }
 
-    /// <summary>The options the file was read with (<see cref="TextClassificationOptions.Labels"/> filled in).</summary>
-    public TextClassificationOptions Options { get; }
+    /// <summary>The options the file was read with (<see cref="TextClassificationDatasetOptions.Labels"/> filled in).</summary>
+    public TextClassificationDatasetOptions Options { get; }
 
     /// <summary>Label names by class index (empty for regression).</summary>
     public IReadOnlyList<string> Labels { get; }
@@ -74,7 +74,7 @@ public sealed class TextClassificationDataset : FineTuningDataset
     /// <summary>Whether this is regression.</summary>
     public bool IsRegression => Options.Regression;
 
-    /// <summary>Whether examples carry several labels each (<see cref="TextClassificationOptions.MultiLabel"/>).</summary>
+    /// <summary>Whether examples carry several labels each (<see cref="TextClassificationDatasetOptions.MultiLabel"/>).</summary>
     public bool IsMultiLabel => Options.MultiLabel;
 
     /// <summary>The multi-hot target of each example (multi-label only: 1 where the label applies, else 0).</summary>
@@ -97,8 +97,8 @@ public sealed class TextClassificationDataset : FineTuningDataset
 
     /// <summary>Reads and tokenises a CSV/TSV/JSON-lines file.</summary>
     /// <exception cref="DatasetException">The file is missing, empty or malformed, a column is missing, a label is not
-    /// in <see cref="TextClassificationOptions.Labels"/>, or a regression label is not a number (file and line named).</exception>
-    public static TextClassificationDataset Load(string path, DebertaTokenizerBase tokenizer, TextClassificationOptions options)
+    /// in <see cref="TextClassificationDatasetOptions.Labels"/>, or a regression label is not a number (file and line named).</exception>
+    public static TextClassificationDataset Load(string path, DebertaTokenizerBase tokenizer, TextClassificationDatasetOptions options)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(options);

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace DebertaSharp.Training.Data;
 
 /// <summary>How to read a CoNLL-style tagging file.</summary>
-public sealed record TokenClassificationOptions
+public sealed record TokenClassificationDatasetOptions
 {
     /// <summary>Tag names in class order; <c>null</c> to take the distinct tags of the file (sorted).</summary>
     public IReadOnlyList<string>? Labels { get; init; }
@@ -57,8 +57,8 @@ public sealed class TokenClassificationDataset : FineTuningDataset
     public override string DefaultMetric => "f1";
 
     /// <summary>Reads and tokenises a CoNLL-style file.</summary>
-    /// <exception cref="DatasetException">The file is malformed, or a tag is not in <see cref="TokenClassificationOptions.Labels"/> (file and line named).</exception>
-    public static TokenClassificationDataset Load(string path, DebertaTokenizerBase tokenizer, TokenClassificationOptions options)
+    /// <exception cref="DatasetException">The file is malformed, or a tag is not in <see cref="TokenClassificationDatasetOptions.Labels"/> (file and line named).</exception>
+    public static TokenClassificationDataset Load(string path, DebertaTokenizerBase tokenizer, TokenClassificationDatasetOptions options)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(options);
