@@ -27,21 +27,23 @@ internal static class PeerBenchmark
         var rounds = new Option<int>("--rounds") { Description = "Interleaved pairs per shape and thread count (median reported).", DefaultValueFactory = _ => 7 };
         var optimized = new Option<FileInfo?>("--save-optimized") { Description = "Write ORT's optimised graph (ORT_ENABLE_ALL) to this file." };
         var bf16 = new Option<bool>("--bf16") { Description = "Also time DebertaSharp in bfloat16 against float32 (interleaved), per shape and thread count." };
+        var profile = new Option<bool>("--profile") { Description = "Also time each stage of DebertaSharp's forward (median over --rounds passes), per shape and thread count." };
         var kernel = new Option<DenseKernel>("--dense-kernel") { Description = "Dense-layer kernel of DebertaSharp's float32 inference: Auto (measured per shape), Torch (libtorch linear) or OneDnn.", DefaultValueFactory = _ => DenseKernel.Auto };
         var kernels = new Option<bool>("--kernels") { Description = "Also time the layer's dense products alone, libtorch linear against oneDNN (interleaved), and DebertaSharp with libtorch linear forced against the chosen kernel." };
-        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
             DenseKernels.Kernel = parse.GetValue(kernel);
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
-                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels));
+                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile));
             return 0;
         });
         return cmd;
     }
 
-    private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16, bool kernels)
+    private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16, bool kernels,
+        bool profile)
     {
         if (threadCounts.Count == 0 || threadCounts.Any(t => t < 1)) throw new DebertaSharpException("--threads needs positive counts, e.g. 1,2.");
         if (rounds < 1) throw new DebertaSharpException($"--rounds must be at least 1, got {rounds}.");
@@ -103,6 +105,7 @@ internal static class PeerBenchmark
         Console.WriteLine(DenseKernels.Describe());
         Console.WriteLine();
         if (kernels) KernelComparison(bundle, model, shapes, threadCounts, rounds);
+        if (profile) Profile(bundle, model, shapes, threadCounts, rounds);
         if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
         Console.WriteLine($"Load average at end {CpuInfo.LoadAverage()}.");
     }
@@ -134,6 +137,56 @@ internal static class PeerBenchmark
             ids.Dispose();
             mask.Dispose();
         }
+        Console.WriteLine();
+    }
+
+    /// <summary>
+    /// Per-stage times of DebertaSharp's forward (<see cref="ForwardProfile"/> marks in the model's code) on the bundle's
+    /// inputs: one warm-up pass, then the median of <paramref name="rounds"/> passes per stage, summed over layers and chunks.
+    /// </summary>
+    private static void Profile(string bundle, DebertaModel model, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds)
+    {
+        Console.WriteLine($"Stages of DebertaSharp's forward, median ms of {rounds} passes after one warm-up (summed over layers and chunks):");
+        Console.WriteLine();
+        var columns = new List<(string Name, Dictionary<string, double> Medians)>();
+        var order = new List<string>();
+        foreach (var (b, l) in shapes)
+        {
+            var (ids, mask, _) = Inputs(bundle, b, l);
+            var inputs = new DebertaInputs(ids) { AttentionMask = mask };
+            foreach (int t in threadCounts)
+            {
+                torch.set_num_threads(t);
+                var samples = new Dictionary<string, List<double>>();
+                using (var inference = inference_mode())
+                using (var recording = ForwardProfile.Start())
+                {
+                    for (int pass = -1; pass < rounds; pass++)
+                    {
+                        recording.Reset();
+                        model.Forward(inputs).Dispose();
+                        ForwardProfile.Mark("outputs, dispose");
+                        if (pass < 0) continue;
+                        foreach (var (stage, ms, _) in recording.Stages)
+                        {
+                            if (!samples.TryGetValue(stage, out var list)) samples[stage] = list = [];
+                            list.Add(ms);
+                            if (!order.Contains(stage)) order.Add(stage);
+                        }
+                    }
+                }
+                var medians = samples.ToDictionary(p => p.Key, p => PairedTimings.Median(p.Value));
+                medians["total"] = PairedTimings.Median(Enumerable.Range(0, rounds).Select(i => samples.Values.Sum(v => i < v.Count ? v[i] : 0)).ToList());
+                columns.Add(($"{b}×{l} {t}T", medians));
+            }
+            ids.Dispose();
+            mask.Dispose();
+        }
+        order.Add("total");
+        Console.WriteLine($"| stage | {string.Join(" | ", columns.Select(c => c.Name))} |");
+        Console.WriteLine($"| --- |{string.Concat(columns.Select(_ => " ---: |"))}");
+        foreach (var stage in order)
+            Console.WriteLine($"| {stage} | {string.Join(" | ", columns.Select(c => c.Medians.TryGetValue(stage, out var ms) ? ms.ToString("F2") : "—"))} |");
         Console.WriteLine();
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using DebertaSharp.Checkpoints;
 using DebertaSharp.Configuration;
+using DebertaSharp.IO;
 using DebertaSharp.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using DebertaSharp.IO;
 using TorchSharp;
 
 namespace DebertaSharp.Checkpoints;

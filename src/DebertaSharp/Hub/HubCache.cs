@@ -76,7 +76,7 @@ public sealed partial class HubCache
         string path = RefPath(revision);
         if (File.Exists(path) && File.ReadAllText(path).Trim() == commit) return;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        Checkpoints.AtomicFile.WriteAllText(path, commit);
+        IO.AtomicFile.WriteAllText(path, commit);
     }
 
     /// <summary>Records that <paramref name="file"/> does not exist at <paramref name="commit"/>.</summary>

@@ -15,7 +15,7 @@ public static class AutoModel
         HeadKind.TokenClassification => new DebertaForTokenClassification(config),
         HeadKind.QuestionAnswering => new DebertaForQuestionAnswering(config),
         HeadKind.MultipleChoice => new DebertaForMultipleChoice(config),
-        HeadKind.ReplacedTokenDetection => new Pretraining.DebertaForReplacedTokenDetection(config),
+        HeadKind.ReplacedTokenDetection => new DebertaForReplacedTokenDetection(config),
         _ => throw new ArgumentOutOfRangeException(nameof(head)),
     };
 
@@ -44,7 +44,7 @@ public static class AutoModel
             HeadKind.TokenClassification => DebertaForTokenClassification.FromPretrained(folder, device, dtype),
             HeadKind.QuestionAnswering => DebertaForQuestionAnswering.FromPretrained(folder, device, dtype),
             HeadKind.MultipleChoice => DebertaForMultipleChoice.FromPretrained(folder, device, dtype),
-            HeadKind.ReplacedTokenDetection => Pretraining.DebertaForReplacedTokenDetection.FromPretrained(folder, device, dtype),
+            HeadKind.ReplacedTokenDetection => DebertaForReplacedTokenDetection.FromPretrained(folder, device, dtype),
             _ => throw new ArgumentOutOfRangeException(nameof(head)),
         };
     }

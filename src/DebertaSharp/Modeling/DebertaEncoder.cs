@@ -56,10 +56,13 @@ public sealed class DebertaEncoder : nn.Module
     public AttentionContext BuildAttentionContext(Tensor attentionMask, long queryLength, long keyLength, ScalarType dtype)
     {
         var relative = BuildRelativeContext(queryLength, keyLength);
+        ForwardProfile.Mark("relative context");
         try
         {
             var path = relative?.Layout ?? AttentionPlan.Choose(_options, queryLength, keyLength, 0, _config.HeadSize);
-            return AttentionContext.Build(_options, path, attentionMask, dtype, relative, queryLength, keyLength);
+            var context = AttentionContext.Build(_options, path, attentionMask, dtype, relative, queryLength, keyLength);
+            ForwardProfile.Mark("attention masks");
+            return context;
         }
         catch
         {
@@ -123,7 +126,7 @@ public sealed class DebertaEncoder : nn.Module
         }
         var distanceIndex = tableIndex - first;
         var pairs = path == AttentionPath.Gathered ? RelativeContext.PairIndex(distanceIndex, 0, queryLength, keyLength) : null;
-        var pairsByKey = pairs?.t().contiguous();                                              // [Lk, Lq] for p2c
+        var pairsByKey = pairs is null ? null : RelativeContext.KeyRowIndex(pairs, count);     // [1, 1, Lq·Lk] for p2c
         return new RelativeContext(path, rows.MoveToOuterDisposeScope(), pairs?.MoveToOuterDisposeScope(),
             distanceIndex.MoveToOuterDisposeScope(), span, queryLength, keyLength, pairsByKey?.MoveToOuterDisposeScope(),
             whole?.MoveToOuterDisposeScope(), offset + first, fingerprint?.MoveToOuterDisposeScope());

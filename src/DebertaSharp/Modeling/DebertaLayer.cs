@@ -53,6 +53,7 @@ public sealed class DebertaAttention : nn.Module
         using var scope = NewDisposeScope();
         var (attended, probs) = self.Forward(hidden, context, queryStates, outputAttentions);
         var result = output.Forward(attended, queryStates ?? hidden).MoveToOuterDisposeScope();
+        ForwardProfile.Mark("attention output dense + LayerNorm");
         probs?.MoveToOuterDisposeScope();
         return (result, probs);
     }
@@ -112,7 +113,10 @@ public sealed class DebertaLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         var (attended, probs) = attention.Forward(hidden, context, queryStates, outputAttentions);
-        var result = output.Forward(intermediate.Forward(attended), attended).MoveToOuterDisposeScope();
+        var expanded = intermediate.Forward(attended);
+        ForwardProfile.Mark("feed-forward intermediate dense + gelu");
+        var result = output.Forward(expanded, attended).MoveToOuterDisposeScope();
+        ForwardProfile.Mark("feed-forward output dense + LayerNorm");
         probs?.MoveToOuterDisposeScope();
         return (result, probs);
     }

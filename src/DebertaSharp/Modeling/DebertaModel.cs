@@ -58,9 +58,11 @@ public sealed class DebertaModel : DebertaPreTrainedModel
         bool outputHiddenStates, bool outputAttentions)
     {
         if (!inputs.Validated) InputValidation.Check(Config, inputs);
+        ForwardProfile.Mark("input validation");
         var ids = inputs.InputIds;
         var mask = inputs.AttentionMask ?? ones_like(ids);
         var embedded = embeddings.Forward(ids, inputs.TokenTypeIds, inputs.PositionIds, mask);
+        ForwardProfile.Mark("embeddings");
         return encoder.Forward(embedded, mask, outputHiddenStates, outputAttentions);
     }
 }

@@ -1,5 +1,6 @@
 using DebertaSharp.Checkpoints;
 using DebertaSharp.Configuration;
+using DebertaSharp.IO;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

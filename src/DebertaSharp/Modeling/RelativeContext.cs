@@ -54,8 +54,21 @@ public sealed class RelativeContext : IDisposable
     /// </summary>
     public Tensor? Index { get; }
 
-    /// <summary><see cref="Index"/> transposed and contiguous, int64 [Lk, Lq] (key-major gathers of p2c); <c>null</c> with it.</summary>
+    /// <summary>
+    /// <see cref="Index"/>[i, j] + j·R (R = rows of <see cref="Embeddings"/>), int64 [1, 1, Lq·Lk]: the position of
+    /// p2c[i, j] = scores[j, Index[i, j]] in key-by-row scores [.., Lk, R] flattened to [.., Lk·R], so that p2c is
+    /// gathered straight into query-major order; <c>null</c> with <see cref="Index"/>.
+    /// </summary>
     internal Tensor? IndexByKey { get; }
+
+    /// <summary><see cref="IndexByKey"/> for an [n, Lk] block of <see cref="Index"/> over <paramref name="rows"/> rows, [1, 1, n·Lk]; caller's scope.</summary>
+    internal static Tensor KeyRowIndex(Tensor index, long rows)
+    {
+        using var scope = NewDisposeScope();
+        long keys = index.shape[1];
+        var offsets = arange(keys, dtype: ScalarType.Int64, device: index.device).mul_(rows);   // j·R
+        return (index + offsets.unsqueeze(0)).view(1, 1, -1).MoveToOuterDisposeScope();
+    }
 
     /// <summary>
     /// Row of <see cref="Embeddings"/> for each relative distance r = i − j in ascending order, −(Lk − 1) … Lq − 1,

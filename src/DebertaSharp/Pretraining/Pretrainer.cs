@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using DebertaSharp.Checkpoints;
+using DebertaSharp.IO;
 using DebertaSharp.Tokenization;
 using DebertaSharp.Training;
 using TorchSharp;

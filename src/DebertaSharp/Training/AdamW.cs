@@ -9,7 +9,8 @@ namespace DebertaSharp.Training;
 /// p ← p·(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε).
 /// Unlike TorchSharp's optimizer it knows parameter names, so its state is saved and restored by name
 /// (<see cref="StateDict"/> / <see cref="LoadStateDict"/>) and the no-decay rule works on HF names.
-/// Parameters that must not be trained are simply not given to it.
+/// Parameters that must not be trained are simply not given to it. Each step runs libtorch's fused AdamW kernel (the
+/// one <c>torch.optim.AdamW(fused=True)</c> uses), one sweep per group of parameters sharing rate factor and decay.
 /// </summary>
 /// <remarks>
 /// The state tensors live outside any dispose scope and are freed by <see cref="Dispose"/>. The step count is one
@@ -104,23 +105,18 @@ public sealed class AdamW : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         double lr = LearningRate, b1 = Options.Beta1, b2 = Options.Beta2, eps = Options.Epsilon, wd = Options.WeightDecay;
         long t = StepCount + 1;
-        double biasCorrection1 = 1 - Math.Pow(b1, t);
-        double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(b2, t));
-        double stepSize = lr / biasCorrection1;
         using (no_grad())
         {
-            foreach (var slot in _slots)
+            using var scope = NewDisposeScope();                                             // the .grad handles below
+            // One fused sweep per group of parameters that share learning rate, decay, device and dtype.
+            var groups = _slots.Where(s => s.Parameter.grad is not null)
+                .GroupBy(s => (s.Scale, s.Decay, Device: s.Parameter.device.ToString(), s.Parameter.dtype));
+            foreach (var group in groups)
             {
-                using var scope = NewDisposeScope();
-                var grad = slot.Parameter.grad;
-                if (grad is null) continue;
-                var p = slot.Parameter;
-                double slotLr = lr * slot.Scale;
-                if (slot.Decay && wd != 0) p.mul_(1 - slotLr * wd);
-                slot.ExpAvg.mul_(b1).add_(grad, alpha: 1 - b1);
-                slot.ExpAvgSq.mul_(b2).addcmul_(grad, grad, value: 1 - b2);
-                var denominator = (slot.ExpAvgSq.sqrt() / biasCorrection2Sqrt).add_(eps);
-                p.addcdiv_(slot.ExpAvg, denominator, value: -stepSize * slot.Scale);
+                var slots = group.ToArray();
+                FusedAdamW.Step([.. slots.Select(s => (Tensor)s.Parameter)], [.. slots.Select(s => s.Parameter.grad!.contiguous())],
+                    [.. slots.Select(s => s.ExpAvg)], [.. slots.Select(s => s.ExpAvgSq)], t,
+                    lr * group.Key.Scale, b1, b2, group.Key.Decay ? wd : 0, eps);
             }
         }
         StepCount = t;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DebertaSharp.Checkpoints;
+using DebertaSharp.IO;
 using DebertaSharp.Modeling;
 using DebertaSharp.Training.Data;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DebertaSharp.Checkpoints;
+using DebertaSharp.IO;
 using DebertaSharp.Modeling;
 using DebertaSharp.Tokenization;
 using static TorchSharp.torch;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using DebertaSharp.Checkpoints;
+using DebertaSharp.IO;
 using TorchSharp;
 using Xunit;
 using static DebertaSharp.Tests.Checkpoints.CheckpointTestFiles;

@@ -1,5 +1,4 @@
 using DebertaSharp.Checkpoints;
-using DebertaSharp.Diagnostics;
 using DebertaSharp.Modeling;
 using TorchSharp;
 using Xunit;

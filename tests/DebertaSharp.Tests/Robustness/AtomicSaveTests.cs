@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DebertaSharp.Checkpoints;
+using DebertaSharp.IO;
 using DebertaSharp.Modeling;
 using DebertaSharp.Tests.Modeling;
 using DebertaSharp.Tests.Training;

@@ -66,6 +66,38 @@ public class AdamWTests
     }
 
     [Fact]
+    public void ScaledRatesAndTransposedGradientsMatchTorchSharpAdamW()
+    {
+        // The fused step runs one sweep per (rate factor, decay) group: check every group against its own
+        // torch.optim.AdamW, with a transposed (non-contiguous) gradient.
+        var (ours, reference) = TwinParameters();
+        var options = new AdamWOptions { LearningRate = 2e-2, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.05 };
+        double Scale(string name) => name.StartsWith("classifier", StringComparison.Ordinal) ? 3.0 : name.Contains("layer.0", StringComparison.Ordinal) ? 0.5 : 1.0;
+        using var adamw = new AdamW(Names.Zip(ours), options, Scale);
+        var optimizers = Names.Select((n, i) => optim.AdamW([reference[i]], lr: options.LearningRate * Scale(n), beta1: options.Beta1,
+            beta2: options.Beta2, eps: options.Epsilon, weight_decay: AdamWOptions.HuggingFaceNoDecay(n) ? 0 : options.WeightDecay)).ToArray();
+
+        var generator = new Generator(5UL);
+        for (int step = 0; step < 4; step++)
+        {
+            for (int i = 0; i < ours.Length; i++)
+            {
+                var g = i == 0 ? randn([ours[i].shape[1], ours[i].shape[0]], generator: generator).t() : randn(ours[i].shape, generator: generator);
+                if (i == 0) Assert.False(g.is_contiguous());
+                ours[i].grad = g;
+                reference[i].grad = g.clone();
+            }
+            adamw.Step();
+            foreach (var optimizer in optimizers) optimizer.step();
+        }
+        for (int i = 0; i < ours.Length; i++)
+        {
+            double diff = (ours[i] - reference[i]).abs().max().item<float>();
+            Assert.True(diff <= 1e-6, $"{Names[i]}: max |Δ| {diff} vs torch.optim.AdamW");
+        }
+    }
+
+    [Fact]
     public void LearningRateChangesApplyToTheNextStep()
     {
         var p = new Parameter(ones(3));

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
-namespace DebertaSharp.Checkpoints;
+namespace DebertaSharp.IO;
 
 /// <summary>
 /// Replaces a whole folder at once (a saved model, a training checkpoint): its new content is built in a hidden

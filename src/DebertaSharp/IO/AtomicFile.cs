@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace DebertaSharp.Checkpoints;
+namespace DebertaSharp.IO;
 
 /// <summary>
 /// Writes files so that readers see either the old content or the complete new content, never a torn file:

@@ -1,9 +1,8 @@
 using DebertaSharp.Checkpoints;
-using DebertaSharp.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DebertaSharp.Diagnostics;
+namespace DebertaSharp.Modeling;
 
 /// <summary>How often a lower-precision model picks the same class as the float32 model.</summary>
 /// <param name="DType">The lower precision.</param>

@@ -1,9 +1,8 @@
 using DebertaSharp.Configuration;
-using DebertaSharp.Modeling;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace DebertaSharp.Pretraining;
+namespace DebertaSharp.Modeling;
 
 /// <summary>
 /// The replaced-token-detection discriminator of DeBERTa-v3 (the original code's <c>ReplacedTokenDetectionModel</c>):

@@ -1,9 +1,8 @@
 using DebertaSharp.Configuration;
-using DebertaSharp.Modeling;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace DebertaSharp.Pretraining;
+namespace DebertaSharp.Modeling;
 
 /// <summary>
 /// The DeBERTa-v3 discriminator head of the original microsoft/DeBERTa code (<c>LMMaskPredictionHead</c>), keys
@@ -33,7 +32,7 @@ public sealed class ReplacedTokenDetectionHead : nn.Module
         using var scope = NewDisposeScope();
         var context = hidden.select(1, 0).unsqueeze(1);                              // [B, 1, H] the [CLS] state
         var states = LayerNorm.forward(context + hidden);                            // [B, L, H]
-        states = Activations.Apply(_activation, dense.forward(states));              // [B, L, H]
-        return classifier.forward(states).squeeze(-1).MoveToOuterDisposeScope();     // [B, L]
+        states = Activations.Apply(_activation, Dense.Forward(dense, states));              // [B, L, H]
+        return Dense.Forward(classifier, states).squeeze(-1).MoveToOuterDisposeScope();     // [B, L]
     }
 }
