@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using DebertaSharp.Diagnostics;
 using DebertaSharp.Modeling;
+using DebertaSharp.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -214,9 +215,8 @@ internal static class ModelBenchCommands
         Step();
         var times = Enumerable.Range(0, steps).Select(_ => Step()).ToList();
         JsonObject? mixed = null;
-        if (precision != DebertaSharp.Training.MixedPrecision.None)
+        if (precision.ComputeType() is { } low)
         {
-            var low = precision == DebertaSharp.Training.MixedPrecision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float16;
             double MixedStep()
             {
                 using var autocast = Autocast.Enter(low);

@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace DebertaSharp.Training;
 
 /// <summary>
@@ -22,4 +24,17 @@ public enum MixedPrecision
     /// <see cref="BFloat16"/> on the CPU).
     /// </summary>
     Float16,
+}
+
+/// <summary>What a <see cref="MixedPrecision"/> means for the products.</summary>
+internal static class MixedPrecisionTypes
+{
+    /// <summary>The type the dense layers compute in under <paramref name="precision"/>; <c>null</c> for float32 (<see cref="MixedPrecision.None"/>).</summary>
+    public static ScalarType? ComputeType(this MixedPrecision precision) => precision switch
+    {
+        MixedPrecision.None => null,
+        MixedPrecision.BFloat16 => ScalarType.BFloat16,
+        MixedPrecision.Float16 => ScalarType.Float16,
+        _ => throw new TrainingException($"Mixed precision must be None, BFloat16 or Float16, got {(int)precision}."),
+    };
 }

@@ -68,8 +68,7 @@ public sealed class Trainer
     // Mixed precision keeps float32 masters, and the device must run products in the low precision.
     private static ScalarType? CheckMixedPrecision(DebertaPreTrainedModel model, MixedPrecision precision)
     {
-        if (precision == MixedPrecision.None) return null;
-        var type = precision == MixedPrecision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float16;
+        if (precision.ComputeType() is not { } type) return null;
         if (model.DType != ScalarType.Float32)
             throw new TrainingException($"Mixed precision ({precision}) keeps float32 master weights; this {model.ArchitectureName} is in {model.DType}. Load it in float32.");
         try
