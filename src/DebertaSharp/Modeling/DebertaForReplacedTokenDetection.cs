@@ -47,7 +47,7 @@ public sealed class DebertaForReplacedTokenDetection : DebertaPreTrainedModel
         if (inputs.Labels is { } labels)
         {
             if (!labels.shape.SequenceEqual(logits.shape))
-                throw new DebertaInputException($"Replaced-token labels have shape [{string.Join(", ", labels.shape)}] but input_ids has [{string.Join(", ", logits.shape)}].");
+                throw new DebertaInputException($"Replaced-token labels have shape {Shapes.Format(labels.shape)} but input_ids has {Shapes.Format(logits.shape)}.");
             var mask = inputs.AttentionMask ?? ones_like(inputs.InputIds);
             var active = mask.reshape(-1).ne(0).nonzero().view(-1);                      // [N]
             var activeLogits = logits.reshape(-1).index_select(0, active).to(ScalarType.Float32);

@@ -121,7 +121,7 @@ public static class DenseKernels
     /// <summary>x·Wᵀ + b with the kernel chosen for this shape; call only where <see cref="Applies"/> holds.</summary>
     internal static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (_kernel == DenseKernel.OneDnn) return OneDnn(x, weight, bias);
+        if (_kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias);
         int threads = get_num_threads();
         var key = new Key(RowBucket(x.numel() / x.shape[^1]), weight.shape[1], weight.shape[0], bias is not null, threads);
         if (!Chosen.TryGetValue(key, out var choice))
@@ -140,7 +140,7 @@ public static class DenseKernels
     }
 
     private static Tensor Run(DenseKernel kernel, Tensor x, Tensor weight, Tensor? bias) =>
-        kernel == DenseKernel.OneDnn ? OneDnn(x, weight, bias) : nn.functional.linear(x, weight, bias);
+        kernel == DenseKernel.OneDnn ? OneDnnChecked(x, weight, bias) : nn.functional.linear(x, weight, bias);
 
     /// <summary>Times both kernels on the real operands (alternating, first of each untimed); returns the choice and the chosen kernel's result.</summary>
     private static (DenseKernelChoice Choice, Tensor Result) Measure(Key key, Tensor x, Tensor weight, Tensor? bias)
@@ -189,8 +189,14 @@ public static class DenseKernels
             if (t is not null && (t.dtype != ScalarType.Float32 || t.device_type != DeviceType.CPU))
                 throw new DebertaInputException($"DenseKernels.OneDnn takes float32 CPU tensors; {name} is {t.dtype} on {t.device}.");
         if (weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1] || (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0])))
-            throw new DebertaInputException($"DenseKernels.OneDnn: x [{string.Join(", ", x.shape)}], weight [{string.Join(", ", weight.shape)}] and " +
-                                            $"bias [{(bias is null ? "none" : string.Join(", ", bias.shape))}] do not fit x·weightᵀ + bias.");
+            throw new DebertaInputException($"DenseKernels.OneDnn: x {Shapes.Format(x.shape)}, weight {Shapes.Format(weight.shape)} and " +
+                                            $"bias {(bias is null ? "[none]" : Shapes.Format(bias.shape))} do not fit x·weightᵀ + bias.");
+        return OneDnnChecked(x, weight, bias);
+    }
+
+    // The product itself, for callers that have checked the operands (Linear's callers through Applies).
+    private static Tensor OneDnnChecked(Tensor x, Tensor weight, Tensor? bias)
+    {
         using var scope = NewDisposeScope();
         long[] outShape = [.. x.shape[..^1], weight.shape[0]];
         var rows = x.reshape(-1, x.shape[^1]).contiguous();                        // [rows, in]
