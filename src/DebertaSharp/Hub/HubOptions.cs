@@ -66,21 +66,7 @@ public sealed record HubOptions
     public static IDisposable Use(HubOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var previous = s_current.Value;
-        s_current.Value = options;
-        return new Restore(previous);
-    }
-
-    private sealed class Restore(HubOptions? previous) : IDisposable
-    {
-        private bool _done;
-
-        public void Dispose()
-        {
-            if (_done) return;
-            _done = true;
-            s_current.Value = previous;
-        }
+        return AsyncLocalScope.Set(s_current, options);
     }
 
     internal string? Variable(string name) =>

@@ -31,26 +31,6 @@ public static class Autocast
     {
         if (computeType is not (null or ScalarType.BFloat16 or ScalarType.Float16))
             throw new DebertaConfigurationException($"Autocast computes in bfloat16 or float16, not {computeType}.");
-        var scope = new Scope(Active.Value);
-        Active.Value = computeType;
-        return scope;
-    }
-
-    /// <summary>a·b (<c>matmul</c>) in the compute type when autocast is on and both are float32, the result in float32.</summary>
-    internal static Tensor MatMul(Tensor a, Tensor b) =>
-        Active.Value is { } type && a.dtype == ScalarType.Float32 && b.dtype == ScalarType.Float32
-            ? a.to(type).matmul(b.to(type)).to(ScalarType.Float32)
-            : a.matmul(b);
-
-    private sealed class Scope(ScalarType? previous) : IDisposable
-    {
-        private bool _disposed;
-
-        public void Dispose()
-        {
-            if (_disposed) return;
-            _disposed = true;
-            Active.Value = previous;
-        }
+        return AsyncLocalScope.Set(Active, computeType);
     }
 }
