@@ -30,11 +30,13 @@ internal static class PeerBenchmark
         var profile = new Option<bool>("--profile") { Description = "Also time each stage of DebertaSharp's forward (median over --rounds passes), per shape and thread count." };
         var kernel = new Option<DenseKernel>("--dense-kernel") { Description = "Dense-layer kernel of DebertaSharp's float32 inference: Auto (measured per shape), Torch (libtorch linear) or OneDnn.", DefaultValueFactory = _ => DenseKernel.Auto };
         var kernels = new Option<bool>("--kernels") { Description = "Also time the layer's dense products alone, libtorch linear against oneDNN (interleaved), and DebertaSharp with libtorch linear forced against the chosen kernel." };
-        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile };
+        var heap = new Option<NativeHeapPolicy?>("--native-heap") { Description = "C-heap policy for the run (NativeHeap): Retain (the library's default) or System (glibc untouched); also DEBERTASHARP_NATIVE_HEAP. Compare them in separate processes: memory a process has retained stays in its heap after switching." };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
             DenseKernels.Kernel = parse.GetValue(kernel);
+            NativeHeap.Apply(parse.GetValue(heap) ?? NativeHeap.Parse(Environment.GetEnvironmentVariable(NativeHeap.EnvironmentVariable)));
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
                 threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile));
             return 0;
@@ -57,7 +59,8 @@ internal static class PeerBenchmark
         Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version}, ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version} (CPU EP, ORT_ENABLE_ALL, " +
                           $"sequential, inter-op 1, allow_spinning 0); load average at start {CpuInfo.LoadAverage()}.");
         Console.WriteLine($"Interleaved pairs (DebertaSharp, ORT) per row: {rounds} after one warm-up pair; ratio = median of per-pair ratios; float32; " +
-                          $"dense kernel policy {DenseKernels.Kernel} (Auto's per-shape choices are listed below the table).");
+                          $"dense kernel policy {DenseKernels.Kernel} (Auto's per-shape choices are listed below the table); " +
+                          $"native heap {NativeHeap.Describe()}.");
         Console.WriteLine();
 
         using var model = DebertaModel.FromPretrained(bundle);
@@ -96,14 +99,14 @@ internal static class PeerBenchmark
                 ids.Dispose();
                 mask.Dispose();
             }
+            Console.WriteLine();
+            Console.WriteLine(DenseKernels.Describe());
+            Console.WriteLine();
         }
         finally
         {
             foreach (var s in sessions.Values) s.Dispose();
         }
-        Console.WriteLine();
-        Console.WriteLine(DenseKernels.Describe());
-        Console.WriteLine();
         if (kernels) KernelComparison(bundle, model, shapes, threadCounts, rounds);
         if (profile) Profile(bundle, model, shapes, threadCounts, rounds);
         if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
