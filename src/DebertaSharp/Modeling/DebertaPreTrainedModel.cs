@@ -181,7 +181,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
         };
         var state = state_dict();
         SafetensorsWriter.Save(Path.Combine(folder, "model.safetensors"), state, new Dictionary<string, string> { ["format"] = "pt" });
-        config.Save(folder);
+        config.Save(folder, (message, inner) => new CheckpointException(message, inner));   // part of a checkpoint save
     }
 
     /// <summary>
