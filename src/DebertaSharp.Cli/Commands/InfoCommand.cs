@@ -38,7 +38,7 @@ internal static class InfoCommand
             dtypes = checkpoint.Keys.GroupBy(k => checkpoint.GetEntry(k).DType).ToDictionary(g => g.Key, g => g.LongCount());
             files = checkpoint.Files.Select(Path.GetFileName).ToList()!;
         }
-        using var model = AutoModel.FromPretrained(folder, head);
+        using var model = AutoModel.FromPretrained(folder, config, head, device: null, dtype: null);   // config.json read once
         long parameters = model.parameters().Sum(p => p.numel());
         var report = model.LoadReport!;
         var info = new

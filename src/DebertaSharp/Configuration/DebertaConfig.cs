@@ -485,10 +485,14 @@ public sealed class DebertaConfig
     }
 
     /// <summary>Writes <c>config.json</c> into <paramref name="folder"/> atomically.</summary>
-    public void Save(string folder)
+    /// <exception cref="DebertaConfigurationException">The file cannot be written; the message names it.</exception>
+    public void Save(string folder) => Save(folder, ConfigError);
+
+    /// <summary>Writes <c>config.json</c> into <paramref name="folder"/> atomically, failing with <paramref name="error"/>'s exception (a model save's checkpoint error).</summary>
+    internal void Save(string folder, StrictJson.ErrorFactory error)
     {
         Directory.CreateDirectory(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), ToJson());
+        AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), ToJson(), error);
     }
 
     private static bool SameMeaning(string key, JsonNode? original, JsonNode? value)

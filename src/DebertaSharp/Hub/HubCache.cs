@@ -76,7 +76,8 @@ public sealed partial class HubCache
         string path = RefPath(revision);
         if (File.Exists(path) && File.ReadAllText(path).Trim() == commit) return;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        IO.AtomicFile.WriteAllText(path, commit);
+        IO.AtomicFile.WriteAllText(path, commit, (message, inner) =>
+            new HubDownloadException($"{message}; is the cache '{CacheDir}' writable?", RepoId, revision, null, inner));
     }
 
     /// <summary>Records that <paramref name="file"/> does not exist at <paramref name="commit"/>.</summary>

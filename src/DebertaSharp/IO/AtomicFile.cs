@@ -10,23 +10,31 @@ public static class AtomicFile
 {
     /// <summary>Atomically replaces <paramref name="path"/> with <paramref name="text"/> encoded as UTF-8 without a byte-order mark.</summary>
     /// <exception cref="CheckpointException">The file cannot be written; the message names it.</exception>
-    public static void WriteAllText(string path, string text)
+    public static void WriteAllText(string path, string text) => WriteAllText(path, text, CheckpointError);
+
+    /// <summary>
+    /// <see cref="WriteAllText(string, string)"/> failing with the caller's exception type: <paramref name="error"/>
+    /// gets a message naming the file and the IO error.
+    /// </summary>
+    internal static void WriteAllText(string path, string text, StrictJson.ErrorFactory error)
     {
         ArgumentNullException.ThrowIfNull(text);
-        Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(text)));
+        Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(text)), error);
     }
 
     /// <summary>
     /// Creates a temporary file next to <paramref name="path"/>, lets <paramref name="write"/> fill it, flushes it to
     /// disk and renames it over <paramref name="path"/>. If <paramref name="write"/> throws, the temporary file is
-    /// deleted, the target is left as it was, and the exception propagates.
+    /// deleted, the target is left as it was, and the exception propagates. An IO failure becomes
+    /// <paramref name="error"/>'s exception (a <see cref="CheckpointException"/> by default) naming the file.
     /// </summary>
-    internal static void Write(string path, Action<FileStream> write)
+    internal static void Write(string path, Action<FileStream> write, StrictJson.ErrorFactory? error = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(write);
+        error ??= CheckpointError;
         string full = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(full) ?? throw new CheckpointException($"Cannot write '{full}': it has no parent folder.");
+        string folder = Path.GetDirectoryName(full) ?? throw error($"Cannot write '{full}': it has no parent folder.", new IOException("No parent folder."));
         string temp = TemporaryFiles.Beside(full);
         bool renamed = false;
         try
@@ -43,7 +51,7 @@ public static class AtomicFile
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new CheckpointException($"Cannot write '{full}': {e.Message}", e);
+                throw error($"Cannot write '{full}': {e.Message}", e);
             }
         }
         finally
@@ -54,6 +62,8 @@ public static class AtomicFile
             }
         }
     }
+
+    private static DebertaSharpException CheckpointError(string message, Exception inner) => new CheckpointException(message, inner);
 
     private static void TryDelete(string path)
     {

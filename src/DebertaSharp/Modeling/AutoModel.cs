@@ -35,16 +35,25 @@ public static class AutoModel
     public static DebertaPreTrainedModel FromPretrained(string folder, HeadKind? head = null, Device? device = null, ScalarType? dtype = null)
     {
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var kind = head ?? HeadOf(DebertaConfig.FromPretrained(folder));
+        return FromPretrained(folder, DebertaConfig.FromPretrained(folder), head, device, dtype);
+    }
+
+    /// <summary>
+    /// <see cref="FromPretrained(string, HeadKind?, Device?, ScalarType?)"/> for a caller that has already read the
+    /// folder's <c>config.json</c> into <paramref name="config"/>: the load parses it no second time.
+    /// </summary>
+    internal static DebertaPreTrainedModel FromPretrained(string folder, DebertaConfig config, HeadKind? head, Device? device, ScalarType? dtype)
+    {
+        var kind = head ?? HeadOf(config);
         return kind switch
         {
-            HeadKind.Base => DebertaModel.FromPretrained(folder, device, dtype),
-            HeadKind.MaskedLM => DebertaForMaskedLM.FromPretrained(folder, device, dtype),
-            HeadKind.SequenceClassification => DebertaForSequenceClassification.FromPretrained(folder, device, dtype),
-            HeadKind.TokenClassification => DebertaForTokenClassification.FromPretrained(folder, device, dtype),
-            HeadKind.QuestionAnswering => DebertaForQuestionAnswering.FromPretrained(folder, device, dtype),
-            HeadKind.MultipleChoice => DebertaForMultipleChoice.FromPretrained(folder, device, dtype),
-            HeadKind.ReplacedTokenDetection => DebertaForReplacedTokenDetection.FromPretrained(folder, device, dtype),
+            HeadKind.Base => DebertaModel.Load(folder, config, device, dtype),
+            HeadKind.MaskedLM => DebertaForMaskedLM.Load(folder, config, device, dtype),
+            HeadKind.SequenceClassification => DebertaForSequenceClassification.Load(folder, config, device, dtype),
+            HeadKind.TokenClassification => DebertaForTokenClassification.Load(folder, config, device, dtype),
+            HeadKind.QuestionAnswering => DebertaForQuestionAnswering.Load(folder, config, device, dtype),
+            HeadKind.MultipleChoice => DebertaForMultipleChoice.Load(folder, config, device, dtype),
+            HeadKind.ReplacedTokenDetection => DebertaForReplacedTokenDetection.Load(folder, config, device, dtype),
             _ => throw new ArgumentOutOfRangeException(nameof(head)),
         };
     }

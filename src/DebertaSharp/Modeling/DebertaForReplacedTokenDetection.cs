@@ -32,7 +32,11 @@ public sealed class DebertaForReplacedTokenDetection : DebertaPreTrainedModel
 
     /// <summary>Loads a checkpoint folder (a released v3 checkpoint carries <c>mask_predictions.*</c>; a base checkpoint gets a new head, reported as missing).</summary>
     public static DebertaForReplacedTokenDetection FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => new DebertaForReplacedTokenDetection(c), device, dtype);
+        Load(folder, null, device, dtype);
+
+    /// <summary>As <see cref="FromPretrained"/>, with the folder's <c>config.json</c> already read into <paramref name="config"/> (or <c>null</c> to read it).</summary>
+    internal static DebertaForReplacedTokenDetection Load(string folder, DebertaConfig? config, Device? device, ScalarType? dtype) =>
+        LoadPretrained(folder, config, c => new DebertaForReplacedTokenDetection(c), device, dtype);
 
     /// <summary>
     /// Logits [B, L] (positive = replaced). With <see cref="DebertaInputs.Labels"/> [B, L] (1 = replaced, 0 = original)

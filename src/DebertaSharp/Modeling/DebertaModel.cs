@@ -29,7 +29,11 @@ public sealed class DebertaModel : DebertaPreTrainedModel
 
     /// <summary>Loads a checkpoint folder (a head checkpoint works too: its <c>deberta.</c> keys are used).</summary>
     public static DebertaModel FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => new DebertaModel(c), device, dtype);
+        Load(folder, null, device, dtype);
+
+    /// <summary>As <see cref="FromPretrained"/>, with the folder's <c>config.json</c> already read into <paramref name="config"/> (or <c>null</c> to read it).</summary>
+    internal static DebertaModel Load(string folder, DebertaConfig? config, Device? device, ScalarType? dtype) =>
+        LoadPretrained(folder, config, c => new DebertaModel(c), device, dtype);
 
     /// <summary>The embedding block.</summary>
     public DebertaEmbeddings Embeddings => embeddings;

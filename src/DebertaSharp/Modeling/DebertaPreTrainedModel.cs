@@ -181,7 +181,7 @@ public abstract class DebertaPreTrainedModel : nn.Module
         };
         var state = state_dict();
         SafetensorsWriter.Save(Path.Combine(folder, "model.safetensors"), state, new Dictionary<string, string> { ["format"] = "pt" });
-        config.Save(folder);
+        config.Save(folder, (message, inner) => new CheckpointException(message, inner));   // part of a checkpoint save
     }
 
     /// <summary>
@@ -197,17 +197,31 @@ public abstract class DebertaPreTrainedModel : nn.Module
     /// <summary>Loads the checkpoint folder into a freshly built model of type <typeparamref name="T"/>.</summary>
     protected static T LoadPretrained<T>(string folder, Func<DebertaConfig, T> build, Device? device, ScalarType? dtype)
         where T : DebertaPreTrainedModel =>
-        LoadPretrained(folder, (config, _) => build(config), device, dtype);
+        LoadPretrained(folder, null, (config, _) => build(config), device, dtype);
 
     /// <summary>
     /// Loads the checkpoint folder into a model that <paramref name="build"/> makes from the config and the opened
     /// checkpoint (for heads whose layout depends on the keys present); the checkpoint is opened once.
     /// </summary>
     protected static T LoadPretrained<T>(string folder, Func<DebertaConfig, CheckpointReader, T> build, Device? device, ScalarType? dtype)
+        where T : DebertaPreTrainedModel =>
+        LoadPretrained(folder, null, build, device, dtype);
+
+    /// <inheritdoc cref="LoadPretrained{T}(string, Func{DebertaConfig, T}, Device?, ScalarType?)"/>
+    private protected static T LoadPretrained<T>(string folder, DebertaConfig? config, Func<DebertaConfig, T> build, Device? device, ScalarType? dtype)
+        where T : DebertaPreTrainedModel =>
+        LoadPretrained(folder, config, (c, _) => build(c), device, dtype);
+
+    /// <summary>
+    /// <see cref="LoadPretrained{T}(string, Func{DebertaConfig, CheckpointReader, T}, Device?, ScalarType?)"/> with the
+    /// folder's <c>config.json</c> already parsed into <paramref name="config"/> by the caller (<c>null</c>: read it here),
+    /// so that one load reads and parses <c>config.json</c> once.
+    /// </summary>
+    private protected static T LoadPretrained<T>(string folder, DebertaConfig? config, Func<DebertaConfig, CheckpointReader, T> build, Device? device, ScalarType? dtype)
         where T : DebertaPreTrainedModel
     {
         folder = Hub.PretrainedSource.Resolve(folder, Hub.PretrainedFiles.Model);
-        var config = DebertaConfig.FromPretrained(folder);
+        config ??= DebertaConfig.FromPretrained(folder);
         T model;
         using (var checkpoint = CheckpointReader.Open(folder))
         {

@@ -83,7 +83,11 @@ public sealed class DebertaForMaskedLM : DebertaPreTrainedModel
     /// The head layout and <see cref="UseEnhancedMaskDecoder"/> follow the checkpoint's keys.
     /// </summary>
     public static DebertaForMaskedLM FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, Build, device, dtype);
+        Load(folder, null, device, dtype);
+
+    /// <summary>As <see cref="FromPretrained"/>, with the folder's <c>config.json</c> already read into <paramref name="config"/> (or <c>null</c> to read it).</summary>
+    internal static DebertaForMaskedLM Load(string folder, DebertaConfig? config, Device? device, ScalarType? dtype) =>
+        LoadPretrained(folder, config, Build, device, dtype);
 
     /// <summary>
     /// Builds the model the checkpoint describes: the head layout it uses (only <c>lm_predictions.lm_head.*</c> →
@@ -213,7 +217,11 @@ public sealed class DebertaForSequenceClassification : DebertaPreTrainedModel
 
     /// <summary>Loads a checkpoint folder; a base or other-head checkpoint gets a freshly initialised classifier (reported).</summary>
     public static DebertaForSequenceClassification FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => new DebertaForSequenceClassification(c), device, dtype);
+        Load(folder, null, device, dtype);
+
+    /// <summary>As <see cref="FromPretrained"/>, with the folder's <c>config.json</c> already read into <paramref name="config"/> (or <c>null</c> to read it).</summary>
+    internal static DebertaForSequenceClassification Load(string folder, DebertaConfig? config, Device? device, ScalarType? dtype) =>
+        LoadPretrained(folder, config, c => new DebertaForSequenceClassification(c), device, dtype);
 
     /// <inheritdoc/>
     protected override DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions)
@@ -251,7 +259,11 @@ public sealed class DebertaForTokenClassification : DebertaPreTrainedModel
 
     /// <summary>Loads a checkpoint folder; see <see cref="DebertaPreTrainedModel.LoadReport"/>.</summary>
     public static DebertaForTokenClassification FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => new DebertaForTokenClassification(c), device, dtype);
+        Load(folder, null, device, dtype);
+
+    /// <summary>As <see cref="FromPretrained"/>, with the folder's <c>config.json</c> already read into <paramref name="config"/> (or <c>null</c> to read it).</summary>
+    internal static DebertaForTokenClassification Load(string folder, DebertaConfig? config, Device? device, ScalarType? dtype) =>
+        LoadPretrained(folder, config, c => new DebertaForTokenClassification(c), device, dtype);
 
     /// <inheritdoc/>
     protected override DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions)
@@ -290,7 +302,11 @@ public sealed class DebertaForQuestionAnswering : DebertaPreTrainedModel
 
     /// <summary>Loads a checkpoint folder; see <see cref="DebertaPreTrainedModel.LoadReport"/>.</summary>
     public static DebertaForQuestionAnswering FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => new DebertaForQuestionAnswering(c), device, dtype);
+        Load(folder, null, device, dtype);
+
+    /// <summary>As <see cref="FromPretrained"/>, with the folder's <c>config.json</c> already read into <paramref name="config"/> (or <c>null</c> to read it).</summary>
+    internal static DebertaForQuestionAnswering Load(string folder, DebertaConfig? config, Device? device, ScalarType? dtype) =>
+        LoadPretrained(folder, config, c => new DebertaForQuestionAnswering(c), device, dtype);
 
     /// <inheritdoc/>
     protected override DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions)
@@ -342,7 +358,11 @@ public sealed class DebertaForMultipleChoice : DebertaPreTrainedModel
 
     /// <summary>Loads a checkpoint folder; see <see cref="DebertaPreTrainedModel.LoadReport"/>.</summary>
     public static DebertaForMultipleChoice FromPretrained(string folder, Device? device = null, ScalarType? dtype = null) =>
-        LoadPretrained(folder, c => new DebertaForMultipleChoice(c), device, dtype);
+        Load(folder, null, device, dtype);
+
+    /// <summary>As <see cref="FromPretrained"/>, with the folder's <c>config.json</c> already read into <paramref name="config"/> (or <c>null</c> to read it).</summary>
+    internal static DebertaForMultipleChoice Load(string folder, DebertaConfig? config, Device? device, ScalarType? dtype) =>
+        LoadPretrained(folder, config, c => new DebertaForMultipleChoice(c), device, dtype);
 
     /// <inheritdoc/>
     protected override DebertaOutput ForwardCore(DebertaInputs inputs, bool outputHiddenStates, bool outputAttentions)

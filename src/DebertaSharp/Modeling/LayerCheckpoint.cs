@@ -11,11 +11,6 @@ namespace DebertaSharp.Modeling;
 /// </summary>
 internal static class LayerCheckpoint
 {
-    private static long _recomputations;
-
-    /// <summary>Layer recomputations run by backward so far (all threads); lets tests see that checkpointing happened.</summary>
-    public static long Recomputations => Interlocked.Read(ref _recomputations);
-
     /// <summary>
     /// Runs <paramref name="layer"/> on <paramref name="hidden"/> [B, L, H] under checkpointing. Returns the output
     /// and, when <paramref name="outputAttentions"/>, the probabilities (both differentiable), in the caller's scope.
@@ -96,7 +91,6 @@ internal static class LayerCheckpoint
                     {
                         using var enable = enable_grad();
                         outputs = run.Run(inputs[0]!, inputs.Skip(1).ToArray());
-                        Interlocked.Increment(ref _recomputations);
                     }
                     finally
                     {

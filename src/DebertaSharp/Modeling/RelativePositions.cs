@@ -14,7 +14,7 @@ public static class RelativePositions
     /// distances within ±bucketSize/2 stay as they are; longer ones are compressed logarithmically up to
     /// <paramref name="maxPosition"/>. There is no clamping: |r| ≥ maxPosition maps beyond ±bucketSize/2 + (mid − 1).
     /// </summary>
-    public static long LogBucket(long relative, int bucketSize, int maxPosition)
+    internal static long LogBucket(long relative, int bucketSize, int maxPosition)
     {
         int mid = bucketSize / 2;
         if (Math.Abs(relative) <= mid) return relative;
@@ -38,7 +38,7 @@ public static class RelativePositions
         return rel.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Applies <see cref="LogBucket"/> elementwise with the same float32 tensor arithmetic as HF.</summary>
+    /// <summary>Applies HF's <c>make_log_bucket_position</c> elementwise, in the same float32 tensor arithmetic as HF.</summary>
     public static Tensor MakeLogBucketPosition(Tensor relative, int bucketSize, int maxPosition)
     {
         using var scope = NewDisposeScope();

@@ -21,11 +21,11 @@ public static class TokenizerInputs
     /// <summary>
     /// The one collator of token lists into model inputs: <c>input_ids</c> (padded with <paramref name="padTokenId"/>),
     /// <c>attention_mask</c> (0 on padding; <c>null</c> rows mean 1 on every token) and <c>token_type_ids</c> (0 on
-    /// padding), int64 [count, L] — or <paramref name="shape"/> + [L] — padded on the right to the longest row (or
+    /// padding; none when <paramref name="types"/> is <c>null</c>), int64 [count, L] — or <paramref name="shape"/> + [L] — padded on the right to the longest row (or
     /// <paramref name="length"/>), on <paramref name="device"/>, in the caller's dispose scope.
     /// </summary>
     internal static DebertaInputs Collate(int count, Func<int, IReadOnlyList<int>> ids, Func<int, IReadOnlyList<int>>? mask,
-        Func<int, IReadOnlyList<int>> types, int padTokenId, Device? device, long[]? shape = null, int? length = null)
+        Func<int, IReadOnlyList<int>>? types, int padTokenId, Device? device, long[]? shape = null, int? length = null)
     {
         int l = length ?? Enumerable.Range(0, count).Max(i => ids(i).Count);
         long[] dims = [.. shape ?? [count], l];
@@ -35,7 +35,7 @@ public static class TokenizerInputs
         return new DebertaInputs(Rows(ids, padTokenId))
         {
             AttentionMask = Rows(maskRow, 0),
-            TokenTypeIds = Rows(types, 0),
+            TokenTypeIds = types is null ? null : Rows(types, 0),
         };
     }
 }

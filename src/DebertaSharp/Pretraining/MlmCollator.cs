@@ -3,7 +3,8 @@ using DebertaSharp.Tokenization;
 namespace DebertaSharp.Pretraining;
 
 /// <summary>
-/// Masked-language-model collator: pads a list of <see cref="PretrainingSequence"/>s to the longest and chooses targets.
+/// Masked-language-model collator: chooses the targets of a list of <see cref="PretrainingSequence"/>s and corrupts them
+/// (padding to the longest happens when the batch becomes tensors, in <see cref="MaskedBatch.ToInputs"/>).
 /// <list type="bullet">
 /// <item>Per sequence, exactly max(1, round(rate × maskable)) targets when it has maskable tokens (as the original
 /// <c>NGramMaskGenerator</c> and HF's whole-word collator count them, instead of an independent coin per token):
@@ -54,37 +55,45 @@ public sealed class MlmCollator
     /// <summary>The padding id.</summary>
     public int PadTokenId => _padId;
 
-    /// <summary>Pads and masks <paramref name="sequences"/> with randomness from <paramref name="random"/>.</summary>
+    /// <summary>
+    /// Masks <paramref name="sequences"/> with randomness from <paramref name="random"/> (sequence by sequence, in
+    /// order); the batch pads only when it becomes tensors (<see cref="MaskedBatch.ToInputs"/>).
+    /// </summary>
     /// <exception cref="TrainingException">An empty list, or a sequence whose lists differ in length.</exception>
     public MaskedBatch Collate(IReadOnlyList<PretrainingSequence> sequences, Random random)
     {
         ArgumentNullException.ThrowIfNull(sequences);
         ArgumentNullException.ThrowIfNull(random);
         if (sequences.Count == 0) throw new TrainingException("Cannot collate an empty batch.");
-        int length = sequences.Max(s => s.Length);
-        var ids = new long[sequences.Count, length];
-        var mask = new long[sequences.Count, length];
-        var labels = new long[sequences.Count, length];
+        var ids = new int[sequences.Count][];
+        var labels = new int[sequences.Count][];
         for (int b = 0; b < sequences.Count; b++)
         {
             var s = sequences[b];
             if (s.Maskable.Count != s.Length || s.WordStarts.Count != s.Length)
                 throw new TrainingException($"Sequence {b} has {s.Length} ids but {s.Maskable.Count} maskable flags and {s.WordStarts.Count} word starts.");
-            for (int i = 0; i < length; i++)
-            {
-                ids[b, i] = i < s.Length ? s.InputIds[i] : _padId;
-                mask[b, i] = i < s.Length ? 1 : 0;
-                labels[b, i] = MaskedBatch.IgnoreLabel;
-            }
-            foreach (int i in ChooseTargets(s, random))
-            {
-                labels[b, i] = s.InputIds[i];
-                double r = random.NextDouble();
-                if (r < _options.MaskTokenFraction) ids[b, i] = _maskId;
-                else if (r < _options.MaskTokenFraction + _options.RandomTokenFraction) ids[b, i] = _randomPool[random.Next(_randomPool.Length)];
-            }
+            (ids[b], labels[b]) = Mask(s, random);
         }
-        return new MaskedBatch { InputIds = ids, AttentionMask = mask, Labels = labels };
+        return new MaskedBatch { InputIds = ids, Labels = labels, PadTokenId = _padId };
+    }
+
+    /// <summary>
+    /// One sequence's corrupted ids and labels (its own length): the targets, then per target in ascending order one
+    /// draw for [MASK] / random / keep and, for a random token, one more for which.
+    /// </summary>
+    private (int[] Ids, int[] Labels) Mask(PretrainingSequence s, Random random)
+    {
+        var ids = s.InputIds.ToArray();
+        var labels = new int[s.Length];
+        Array.Fill(labels, MaskedBatch.IgnoreLabel);
+        foreach (int i in ChooseTargets(s, random))
+        {
+            labels[i] = s.InputIds[i];
+            double r = random.NextDouble();
+            if (r < _options.MaskTokenFraction) ids[i] = _maskId;
+            else if (r < _options.MaskTokenFraction + _options.RandomTokenFraction) ids[i] = _randomPool[random.Next(_randomPool.Length)];
+        }
+        return (ids, labels);
     }
 
     /// <summary>The target positions of one sequence, in ascending order.</summary>

@@ -22,7 +22,7 @@ public sealed record PretrainingSequence
 
     /// <summary>
     /// An example from a tokenizer encoding: special tokens (<see cref="TokenEncoding.SpecialTokensMask"/>) and padding
-    /// (<see cref="TokenEncoding.AttentionMask"/> 0) are not maskable; padding is dropped (the collator pads again).
+    /// (<see cref="TokenEncoding.AttentionMask"/> 0) are not maskable; padding is dropped (<see cref="MaskedBatch.ToInputs"/> pads again).
     /// </summary>
     public static PretrainingSequence FromEncoding(TokenEncoding encoding)
     {

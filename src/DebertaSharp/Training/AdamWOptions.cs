@@ -6,8 +6,12 @@ namespace DebertaSharp.Training;
 /// </summary>
 public sealed record AdamWOptions
 {
-    /// <summary>Base learning rate; a <see cref="LearningRateSchedule"/> scales it per step.</summary>
-    public double LearningRate { get; init; } = 5e-5;
+    /// <summary>
+    /// Base learning rate; a <see cref="LearningRateSchedule"/> scales it per step. Default 2e-5, DeBERTa's base-size
+    /// fine-tuning recipes and <see cref="TrainerOptions"/>' default (so replacing the trainer's optimizer options keeps
+    /// the rate); HF's <c>learning_rate</c> default is 5e-5.
+    /// </summary>
+    public double LearningRate { get; init; } = 2e-5;
 
     /// <summary>Decay of the first-moment average.</summary>
     public double Beta1 { get; init; } = 0.9;

@@ -66,7 +66,7 @@ public static class FineTuningModel
     // The checkpoint's encoder into the model's encoder; the model keeps its freshly initialised head.
     private static void LoadEncoderOnly(string folder, DebertaPreTrainedModel model, DebertaConfig original, ScalarType? dtype)
     {
-        using var encoder = DebertaModel.FromPretrained(folder, dtype: dtype);
+        using var encoder = DebertaModel.Load(folder, original, device: null, dtype);     // config.json already read
         if (encoder.DType != model.DType) model.to(encoder.DType);             // the new head in the encoder's type
         var report = encoder.LoadReport!;
         var target = model.Deberta.state_dict();

@@ -281,8 +281,10 @@ public sealed class Trainer
         {
             using var scope = NewDisposeScope();
             var inputs = _train.Collate(batch, device);
-            using var output = _model.Forward(inputs);
-            var loss = (ownLoss && inputs.Labels is { } labels && output.Logits is { } logits
+            // With its own loss the trainer keeps the labels from the model, so the model does not compute HF's loss too.
+            var labels = ownLoss ? inputs.Labels : null;
+            using var output = _model.Forward(labels is null ? inputs : inputs with { Labels = null });
+            var loss = (labels is not null && output.Logits is { } logits
                     ? WeightedCrossEntropy.Loss(logits, labels, classWeights, Options.LabelSmoothing)
                     : output.Loss)
                 ?? throw new TrainingException($"The {_model.ArchitectureName} returned no loss: the batch has no labels.");

@@ -32,11 +32,11 @@ public sealed record TrainerOptions
     public int GradientAccumulationSteps { get; init; } = 1;
 
     /// <summary>
-    /// The optimizer; its learning rate is the peak the schedule scales. Default: <see cref="AdamWOptions"/>' defaults
-    /// with learning rate 2e-5 (DeBERTa's base-size recipes; HF's <c>learning_rate</c> default is 5e-5, which is also
-    /// what a bare <c>new AdamWOptions()</c> carries — set <see cref="AdamWOptions.LearningRate"/> when you replace it).
+    /// The optimizer; its learning rate is the peak the schedule scales. Default: <see cref="AdamWOptions"/>' defaults,
+    /// learning rate 2e-5 (DeBERTa's base-size recipes; HF's <c>learning_rate</c> default is 5e-5) — the same rate a
+    /// <c>new AdamWOptions { … }</c> that sets other fields carries.
     /// </summary>
-    public AdamWOptions Optimizer { get; init; } = new() { LearningRate = 2e-5 };
+    public AdamWOptions Optimizer { get; init; } = new();
 
     /// <summary>The learning-rate shape after warm-up.</summary>
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Linear;

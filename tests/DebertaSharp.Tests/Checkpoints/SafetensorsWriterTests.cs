@@ -192,4 +192,21 @@ public class SafetensorsWriterTests
         Assert.Equal([path], Directory.EnumerateFileSystemEntries(temp.Path));
         Assert.Throws<CheckpointException>(() => AtomicFile.WriteAllText(temp.File("missing/config.json"), "{}"));
     }
+
+    [Fact]
+    public void WritersOutsideCheckpointsFailWithTheirOwnExceptionNamingTheFile()
+    {
+        using var temp = new TempFolder();
+        // A folder where the file should go: the rename over it fails.
+        Directory.CreateDirectory(temp.File("config.json"));
+        var config = DebertaSharp.Tests.Training.TinyModels.V3();
+        var e = Assert.Throws<DebertaConfigurationException>(() => config.Save(temp.Path));
+        Assert.Contains(temp.File("config.json"), e.Message);
+
+        var cache = new DebertaSharp.Hub.HubCache(temp.File("hub"), "org/tiny");
+        Directory.CreateDirectory(Path.Combine(cache.RepoFolder, "refs", "main"));
+        var hub = Assert.Throws<DebertaSharp.Hub.HubDownloadException>(() => cache.SaveRef("main", new string('a', 40)));
+        Assert.Contains(Path.Combine(cache.RepoFolder, "refs", "main"), hub.Message);
+        Assert.Equal("org/tiny", hub.RepoId);
+    }
 }

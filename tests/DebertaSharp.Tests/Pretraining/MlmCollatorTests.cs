@@ -62,10 +62,10 @@ public class MlmCollatorTests
                 maskable += s.Maskable.Count(m => m);
                 for (int i = 0; i < s.Length; i++)
                 {
-                    if (batch.Labels[r, i] == MaskedBatch.IgnoreLabel) continue;
+                    if (batch.Labels[r][i] == MaskedBatch.IgnoreLabel) continue;
                     targets++;
-                    Assert.Equal(s.InputIds[i], batch.Labels[r, i]);
-                    long input = batch.InputIds[r, i];
+                    Assert.Equal(s.InputIds[i], batch.Labels[r][i]);
+                    long input = batch.InputIds[r][i];
                     if (input == Mask) masked++;
                     else if (input == s.InputIds[i]) kept++;
                     else random++;
@@ -117,23 +117,44 @@ public class MlmCollatorTests
         for (int b = 0; b < batches.Count; b++)
         {
             var batch = batches[b];
+            var (ids, mask, labels) = Padded(batch);
             for (int r = 0; r < batch.BatchSize; r++)
             {
                 var s = sequences[b * 8 + r];
+                Assert.Equal(s.Length, batch.InputIds[r].Count);
                 for (int i = 0; i < batch.SequenceLength; i++)
                 {
                     bool pad = i >= s.Length;
-                    Assert.Equal(pad ? 0 : 1, batch.AttentionMask[r, i]);
+                    Assert.Equal(pad ? 0 : 1, mask[r, i]);
+                    if (!pad) Assert.Equal(batch.InputIds[r][i], ids[r, i]);
+                    if (!pad) Assert.Equal(batch.Labels[r][i], labels[r, i]);
                     if (pad || !s.Maskable[i])
                     {
                         padded += pad ? 1 : 0;
-                        Assert.Equal(MaskedBatch.IgnoreLabel, batch.Labels[r, i]);
-                        Assert.Equal(pad ? Pad : s.InputIds[i], batch.InputIds[r, i]);
+                        Assert.Equal(MaskedBatch.IgnoreLabel, labels[r, i]);
+                        Assert.Equal(pad ? Pad : s.InputIds[i], ids[r, i]);
                     }
                 }
             }
         }
         Assert.True(padded > 1000);
+    }
+
+    /// <summary>The batch as the model sees it: input ids, attention mask and labels padded by <see cref="MaskedBatch.ToInputs"/>.</summary>
+    private static (long[,] Ids, long[,] Mask, long[,] Labels) Padded(MaskedBatch batch)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var inputs = batch.ToInputs();
+        Assert.Null(inputs.TokenTypeIds);
+        long[,] Read(TorchSharp.torch.Tensor t)
+        {
+            Assert.Equal([batch.BatchSize, batch.SequenceLength], t.shape);
+            var flat = t.data<long>().ToArray();
+            var result = new long[batch.BatchSize, batch.SequenceLength];
+            Buffer.BlockCopy(flat, 0, result, 0, flat.Length * sizeof(long));
+            return result;
+        }
+        return (Read(inputs.InputIds), Read(inputs.AttentionMask!), Read(inputs.Labels!));
     }
 
     /// <summary>Word groups of a sequence: each maskable word start with the maskable non-starts that follow it.</summary>
@@ -159,7 +180,7 @@ public class MlmCollatorTests
             for (int r = 0; r < batches[b].BatchSize; r++)
                 foreach (var word in Words(sequences[b * 10 + r]).Where(w => w.Count > 1))
                 {
-                    int chosen = word.Count(i => batches[b].Labels[r, i] != MaskedBatch.IgnoreLabel);
+                    int chosen = word.Count(i => batches[b].Labels[r][i] != MaskedBatch.IgnoreLabel);
                     if (chosen == word.Count) whole++;
                     else if (chosen > 0) split++;
                 }
@@ -223,7 +244,7 @@ public class MlmCollatorTests
         {
             var batch = collator.Collate([sequence], random);
             for (int i = 1; i < sequence.Length - 1; i++)
-                Assert.DoesNotContain((int)batch.InputIds[0, i], tokenizer.AllSpecialIds);
+                Assert.DoesNotContain(batch.InputIds[0][i], tokenizer.AllSpecialIds);
         }
     }
 

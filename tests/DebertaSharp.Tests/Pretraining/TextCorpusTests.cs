@@ -139,7 +139,7 @@ public class TextCorpusTests
     public void TheShuffleBufferReordersEveryExampleExactlyOnce()
     {
         static List<string> Firsts(PretrainingDataStream s) =>
-            s.Epoch(0).SelectMany(b => Enumerable.Range(0, b.BatchSize).Select(r => string.Join(",", Enumerable.Range(0, 4).Select(i => b.Labels[r, i] == MaskedBatch.IgnoreLabel ? b.InputIds[r, i] : b.Labels[r, i])))).ToList();
+            s.Epoch(0).SelectMany(b => Enumerable.Range(0, b.BatchSize).Select(r => string.Join(",", Enumerable.Range(0, 4).Select(i => i >= b.InputIds[r].Count ? b.PadTokenId : b.Labels[r][i] == MaskedBatch.IgnoreLabel ? b.InputIds[r][i] : b.Labels[r][i])))).ToList();
         var inOrder = Firsts(SampleStream(shuffleBuffer: 1));
         var shuffled = Firsts(SampleStream(shuffleBuffer: 64));
         Assert.NotEqual(inOrder, shuffled);

@@ -111,6 +111,15 @@ public class AdamWTests
     }
 
     [Fact]
+    public void ReplacingTheTrainersOptimizerOptionsKeepsItsLearningRate()
+    {
+        var trainer = new TrainerOptions { OutputDirectory = "out" };
+        Assert.Equal(2e-5, trainer.Optimizer.LearningRate);
+        Assert.Equal(trainer.Optimizer.LearningRate, new AdamWOptions { WeightDecay = 0 }.LearningRate);
+        Assert.Equal(trainer.Optimizer, new AdamWOptions());
+    }
+
+    [Fact]
     public void DefaultRuleExemptsBiasesAndLayerNormOfARealModel()
     {
         using var model = new DebertaForSequenceClassification(TinyModels.V3());

@@ -155,6 +155,49 @@ public class FineTuningKnobsTests
         Assert.Contains("decay", Assert.Throws<TrainingException>(() => new Trainer(model, train, null, options with { LayerwiseLrDecay = 0 })).Message);
     }
 
+    /// <summary>The data of <see cref="Parent"/> with its class labels as float32, a type the model's own loss refuses.</summary>
+    private sealed class FloatLabels(FineTuningDataset parent) : FineTuningDataset(parent.Source, parent.PadTokenId)
+    {
+        public FineTuningDataset Parent { get; } = parent;
+        public override HeadKind Head => Parent.Head;
+        public override int Count => Parent.Count;
+        public override int LengthOf(int index) => Parent.LengthOf(index);
+        public override DebertaInputs Collate(IReadOnlyList<int> indices, Device device)
+        {
+            var inputs = Parent.Collate(indices, device);
+            return inputs with { Labels = inputs.Labels!.to(ScalarType.Float32) };
+        }
+        public override TaskEvaluator CreateEvaluator() => Parent.CreateEvaluator();
+        public override string DefaultMetric => Parent.DefaultMetric;
+        public override void ConfigureModel(DebertaSharp.Configuration.DebertaConfig config) => Parent.ConfigureModel(config);
+    }
+
+    [Fact]
+    public void WithItsOwnLossTheTrainerKeepsTheLabelsFromTheModel()
+    {
+        using var dir = new TempDir();
+        var (model, train) = Setup(dir, dropout: 0);
+        using var _ = model;
+        var data = new FloatLabels(train);
+        using (var scope = NewDisposeScope())
+            Assert.Throws<DebertaInputException>(() => model.Forward(data.Collate([0, 1], CPU)));   // the model would refuse to score them
+        var options = new TrainerOptions
+        {
+            OutputDirectory = Path.Combine(dir.Path, "out"),
+            MaxSteps = 1,
+            BatchSize = 24,
+            LoggingSteps = 1,
+            LabelSmoothing = 0.1,
+            Optimizer = new AdamWOptions { LearningRate = 1e-3 },
+        };
+        // One loss per step: only the trainer's cross-entropy sees the labels, so the step runs.
+        var result = new Trainer(model, data, null, options).Train();
+        Assert.True(double.IsFinite(result.LogHistory[0].Values["loss"]));
+        // Without a loss of its own the trainer hands the labels to the model, which refuses them.
+        var plain = options with { LabelSmoothing = 0, OutputDirectory = Path.Combine(dir.Path, "plain") };
+        Assert.Contains("labels", Assert.Throws<DebertaInputException>(() => new Trainer(model, data, null, plain).Train()).Message);
+    }
+
     [Fact]
     public void MultiLabelDataFromListsOrDelimitedColumnsTrainsWithBce()
     {
