@@ -167,15 +167,12 @@ public sealed class DisentangledSelfAttention : nn.Module
     private bool DropoutActive => training && _dropoutProbability > 0;
 
     /// <summary>
-    /// Krᵀ [heads, d, R] (c2p) and (Qr / scale)ᵀ [heads, d, R] (p2c) of the relative rows in use, null where the term
-    /// is off: the right-hand operands of the position products, transposed so that those products multiply row-major
-    /// by row-major matrices (oneMKL's batched SGEMM took 1.5–1.8× as long with a transposed right operand at 512 × 64
-    /// · 64 × 512 on one AMD EPYC Zen 4 core). In inference passes (<see cref="RelativeContext.CachesProjections"/>)
-    /// they are slices of this layer's kept projections of the whole table, stored transposed and rebuilt when the
-    /// fingerprint of the table's and the projections' parameters changes; otherwise projected now (with position
-    /// dropout in training) and returned as transposed views.
+    /// Kr [heads, R, d] (c2p) and Qr / scale [heads, R, d] (p2c) of the relative rows in use, null where the term is
+    /// off. In inference passes (<see cref="RelativeContext.CachesProjections"/>) they are slices of this layer's kept
+    /// projections of the whole table, rebuilt when the fingerprint of the table's and the projections' parameters
+    /// changes; otherwise projected now (with position dropout in training).
     /// </summary>
-    private (Tensor? KeysT, Tensor? QueriesT) RowProjections(RelativeContext relative)
+    private (Tensor? Keys, Tensor? Queries) RowProjections(RelativeContext relative)
     {
         long first = relative.FirstRow, count = relative.Embeddings.shape[0];
         if (relative.CachesProjections)
@@ -186,12 +183,12 @@ public sealed class DisentangledSelfAttention : nn.Module
                 InferenceCache.Fingerprint([.. keyProj?.parameters() ?? [], .. queryProj?.parameters() ?? []])], 0);   // every parameter: a LoRA wrapper's too
             var table = relative.Table!;                                                     // [2·span, H]
             var kept = _positionProjections.GetOrBuild(fingerprint, () =>
-                [_c2p ? TensorOps.TransposeLastTwo(PositionKeys(table)) : empty(0), _p2c ? TensorOps.TransposeLastTwo(PositionQueries(table)) : empty(0)]);
-            return (_c2p ? kept[0].narrow(2, first, count) : null, _p2c ? kept[1].narrow(2, first, count) : null);
+                [_c2p ? PositionKeys(table).contiguous() : empty(0), _p2c ? PositionQueries(table).contiguous() : empty(0)]);
+            return (_c2p ? kept[0].narrow(1, first, count) : null, _p2c ? kept[1].narrow(1, first, count) : null);
         }
         _positionProjections.Clear();                                                        // training or autograd: drop what was kept
         var rows = pos_dropout.forward(relative.Embeddings);                                 // [R, H]
-        return (_c2p ? PositionKeys(rows).transpose(-1, -2) : null, _p2c ? PositionQueries(rows).transpose(-1, -2) : null);
+        return (_c2p ? PositionKeys(rows) : null, _p2c ? PositionQueries(rows) : null);
     }
 
     /// <inheritdoc/>
@@ -252,37 +249,37 @@ public sealed class DisentangledSelfAttention : nn.Module
     private Tensor? PositionBias(Tensor q, Tensor k, RelativeContext? relative, bool shifted)
     {
         if (relative is null || !(_c2p || _p2c)) return null;
-        var (keysT, queriesT) = RowProjections(relative);                                    // [heads, d, R] each
+        var (keys, queries) = RowProjections(relative);                                      // [heads, R, d] each
         ForwardProfile.Mark("relative-row projections");
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
         Tensor? c2p = null, p2c = null, p2cByKey = null;
-        if (keysT is not null)
+        if (keys is not null)
         {
             if (shifted)
             {
                 // Columns ordered by descending distance r = Lq−1 … −(Lk−1): c2p[i, j] = byDistance[i, j − i + Lq − 1].
-                var byDistance = q.matmul(keysT.index_select(2, relative.DistanceIndex!.flip(0)));                     // [B, heads, Lq, Lq+Lk−1]
+                var byDistance = q.matmul(keys.index_select(1, relative.DistanceIndex!.flip(0)).transpose(-1, -2));   // [B, heads, Lq, Lq+Lk−1]
                 c2p = RelativePositions.ShiftToPairs(byDistance, lk);                                                // [B, heads, Lq, Lk] view
             }
             else
             {
-                c2p = q.matmul(keysT).gather(-1, relative.Index!.expand(b, _heads, lq, lk));                        // [B, heads, Lq, Lk]
+                c2p = q.matmul(keys.transpose(-1, -2)).gather(-1, relative.Index!.expand(b, _heads, lq, lk));        // [B, heads, Lq, Lk]
             }
         }
         ForwardProfile.Mark("c2p scores");
-        if (queriesT is not null)
+        if (queries is not null)
         {
             if (shifted)
             {
                 // Columns ordered by ascending distance r = −(Lk−1) … Lq−1: p2c[j, i] = byDistance[j, i − j + Lk − 1].
-                var byDistance = k.matmul(queriesT.index_select(2, relative.DistanceIndex!));                        // [B, heads, Lk, Lq+Lk−1]
+                var byDistance = k.matmul(queries.index_select(1, relative.DistanceIndex!).transpose(-1, -2));       // [B, heads, Lk, Lq+Lk−1]
                 p2cByKey = RelativePositions.ShiftToPairs(byDistance, lq);                                           // [B, heads, Lk, Lq] view
             }
             else
             {
                 // p2c[i, j] = byRow[j, index[i, j]], gathered from the flattened scores straight into query-major order
                 // (a key-major gather and a tiled transpose took ~1.4× as long at 1×512).
-                var byRow = k.matmul(queriesT);                                                                   // [B, heads, Lk, R]
+                var byRow = k.matmul(queries.transpose(-1, -2));                                                  // [B, heads, Lk, R]
                 p2c = byRow.view(b, _heads, -1).gather(-1, relative.IndexByKey!.expand(b, _heads, lq * lk)).view(b, _heads, lq, lk);
             }
         }
@@ -298,7 +295,7 @@ public sealed class DisentangledSelfAttention : nn.Module
         RelativeContext? relative, bool outputAttentions)
     {
         var bias = PositionBias(q, k, relative, context.Path == AttentionPath.Shifted);   // [B, heads, Lq, Lk] or null
-        return Attend(q, k, null, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions, context.Options);
+        return Attend(q, k, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions, context.Options);
     }
 
     /// <summary>
@@ -307,14 +304,11 @@ public sealed class DisentangledSelfAttention : nn.Module
     /// and no probabilities are needed (returned, talking heads, dropout), otherwise with the bias added inside the
     /// batched product (<c>baddbmm</c>).
     /// </summary>
-    /// <summary>Whether <see cref="Attend"/> takes <c>scaled_dot_product_attention</c> for these inputs.</summary>
-    private bool Fused(Tensor q, bool outputAttentions, AttentionOptions options) =>
-        (options.UseScaledDotProductAttention ?? q.device_type == DeviceType.CUDA) && !outputAttentions && head_logits_proj is null && !DropoutActive;
-
-    private (Tensor Context, Tensor? Probabilities) Attend(Tensor q, Tensor k, Tensor? kT, Tensor v, Tensor? bias, Tensor? additive,
+    private (Tensor Context, Tensor? Probabilities) Attend(Tensor q, Tensor k, Tensor v, Tensor? bias, Tensor? additive,
         Tensor? rows, bool outputAttentions, AttentionOptions options)
     {
-        if (Fused(q, outputAttentions, options))
+        bool fused = options.UseScaledDotProductAttention ?? q.device_type == DeviceType.CUDA;
+        if (fused && !outputAttentions && head_logits_proj is null && !DropoutActive)
         {
             var mask = bias is null ? additive : additive is null ? bias : bias.add_(additive);
             // SDPA divides by √d itself (it has no scale argument): hand it q·√d so that q is divided by √(d·sf) once.
@@ -323,8 +317,7 @@ public sealed class DisentangledSelfAttention : nn.Module
         }
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
         var q3 = q.reshape(b * _heads, lq, _headSize);                                   // [B·heads, Lq, d]
-        // kᵀ as a contiguous [B·heads, d, Lk] (row-major by row-major, see RowProjections), once per layer for all chunks.
-        kT = (kT ?? TensorOps.TransposeLastTwo(k)).view(b * _heads, _headSize, lk);
+        var kT = k.reshape(b * _heads, lk, _headSize).transpose(1, 2);                    // [B·heads, d, Lk]
         var scores = (bias is null ? q3.bmm(kT) : TensorOps.AddBatchedProduct(bias.reshape(b * _heads, lq, lk), q3, kT))
             .view(b, _heads, lq, lk);                                                     // [B, heads, Lq, Lk]
         ForwardProfile.Mark("q·kᵀ + bias");
@@ -353,15 +346,14 @@ public sealed class DisentangledSelfAttention : nn.Module
         Tensor? byRowC2P = null, byRowP2C = null;
         if (relative is not null && (_c2p || _p2c))
         {
-            var (keysT, queriesT) = RowProjections(relative);        // [heads, d, R] each
+            var (keys, queries) = RowProjections(relative);          // [heads, R, d] each
             ForwardProfile.Mark("relative-row projections");
-            if (keysT is not null) byRowC2P = q.matmul(keysT);                          // [B, heads, Lq, R]
-            if (queriesT is not null) byRowP2C = k.matmul(queriesT);                    // [B, heads, Lk, R]
+            if (keys is not null) byRowC2P = q.matmul(keys.transpose(-1, -2));          // [B, heads, Lq, R]
+            if (queries is not null) byRowP2C = k.matmul(queries.transpose(-1, -2));    // [B, heads, Lk, R]
             ForwardProfile.Mark("c2p, p2c scores by row (chunked)");
         }
         var additive = context.AdditiveMask;
         var rowMask = context.QueryRowMask;
-        var kT = Fused(q, outputAttentions, context.Options) ? null : TensorOps.TransposeLastTwo(k);   // [B, heads, d, Lk], for every chunk
         int chunk = context.Options.QueryChunkSize;
         var outputs = new List<Tensor>();
         var probabilities = outputAttentions ? new List<Tensor>() : null;
@@ -386,7 +378,7 @@ public sealed class DisentangledSelfAttention : nn.Module
             }
             var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);
             var chunkRows = rowMask?.narrow(2, start, n);
-            var (attended, probs) = Attend(q.narrow(2, start, n), k, kT, v, bias, chunkAdditive, chunkRows, outputAttentions, context.Options);
+            var (attended, probs) = Attend(q.narrow(2, start, n), k, v, bias, chunkAdditive, chunkRows, outputAttentions, context.Options);
             outputs.Add(attended.MoveToOuterDisposeScope());
             if (probs is not null && probabilities is not null) probabilities.Add(probs.MoveToOuterDisposeScope());
         }
