@@ -31,21 +31,22 @@ internal static class PeerBenchmark
         var kernel = new Option<DenseKernel>("--dense-kernel") { Description = "Dense-layer kernel of DebertaSharp's float32 inference: Auto (measured per shape), Torch (libtorch linear) or OneDnn.", DefaultValueFactory = _ => DenseKernel.Auto };
         var kernels = new Option<bool>("--kernels") { Description = "Also time the layer's dense products alone, libtorch linear against oneDNN (interleaved), and DebertaSharp with libtorch linear forced against the chosen kernel." };
         var heap = new Option<NativeHeapPolicy?>("--native-heap") { Description = "C-heap policy for the run (NativeHeap): Retain (the library's default) or System (glibc untouched); also DEBERTASHARP_NATIVE_HEAP. Compare them in separate processes: memory a process has retained stays in its heap after switching." };
-        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap };
+        var biasKernel = new Option<bool>("--bias-kernel") { Description = "Also time DebertaSharp with the managed c2p + p2c bias pass (PositionBiasKernel) against libtorch's gathers and add, interleaved in one process." };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap, biasKernel };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
             DenseKernels.Kernel = parse.GetValue(kernel);
             NativeHeap.Apply(parse.GetValue(heap) ?? NativeHeap.Parse(Environment.GetEnvironmentVariable(NativeHeap.EnvironmentVariable)));
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
-                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile));
+                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile), parse.GetValue(biasKernel));
             return 0;
         });
         return cmd;
     }
 
     private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16, bool kernels,
-        bool profile)
+        bool profile, bool biasKernel)
     {
         if (threadCounts.Count == 0 || threadCounts.Any(t => t < 1)) throw new DebertaSharpException("--threads needs positive counts, e.g. 1,2.");
         if (rounds < 1) throw new DebertaSharpException($"--rounds must be at least 1, got {rounds}.");
@@ -108,6 +109,7 @@ internal static class PeerBenchmark
             foreach (var s in sessions.Values) s.Dispose();
         }
         if (kernels) KernelComparison(bundle, model, shapes, threadCounts, rounds);
+        if (biasKernel) BiasKernelComparison(bundle, model, shapes, threadCounts, rounds);
         if (profile) Profile(bundle, model, shapes, threadCounts, rounds);
         if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
         Console.WriteLine($"Load average at end {CpuInfo.LoadAverage()}.");
@@ -250,6 +252,39 @@ internal static class PeerBenchmark
         finally
         {
             DenseKernels.Kernel = policy;
+        }
+        Console.WriteLine();
+    }
+
+    /// <summary>DebertaSharp with libtorch's gathers and add for the position bias against the managed pass, interleaved.</summary>
+    private static void BiasKernelComparison(string bundle, DebertaModel model, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds)
+    {
+        Console.WriteLine("| shape | threads | DebertaSharp, libtorch bias (ms) | DebertaSharp, managed bias pass (ms) | managed / libtorch |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        try
+        {
+            foreach (var (b, l) in shapes)
+            {
+                var (ids, mask, _) = Inputs(bundle, b, l);
+                var inputs = new DebertaInputs(ids) { AttentionMask = mask };
+                foreach (int t in threadCounts)
+                {
+                    double Forward(bool managed)
+                    {
+                        torch.set_num_threads(t);
+                        PositionBiasKernel.Enabled = managed;
+                        return Time(() => model.Forward(inputs).Dispose());
+                    }
+                    var timings = PairedTimings.Run(() => Forward(false), () => Forward(true), rounds);
+                    Console.WriteLine($"| {b}×{l} | {t} | {timings.MedianA:F1} | {timings.MedianB:F1} | {1 / timings.MedianRatio:F3} |");
+                }
+                ids.Dispose();
+                mask.Dispose();
+            }
+        }
+        finally
+        {
+            PositionBiasKernel.Enabled = true;
         }
         Console.WriteLine();
     }

@@ -67,7 +67,7 @@ internal static class BenchReportCommand
             }
         }
         Console.WriteLine();
-        Console.WriteLine(DenseKernels.Describe() + " (the GEMM floor times libtorch's matmul).");
+        Console.WriteLine(DenseKernels.Describe() + " (the GEMM floor times libtorch's matmul); native heap " + NativeHeap.Describe() + ".");
         Console.WriteLine();
 
         // 2. bfloat16 against float32, alternated; agreement on the fixture.

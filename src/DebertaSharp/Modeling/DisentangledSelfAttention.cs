@@ -241,10 +241,11 @@ public sealed class DisentangledSelfAttention : nn.Module
 
     /// <summary>
     /// The c2p + p2c bias [B, heads, Lq, Lk] over the rows in use, for scaled <paramref name="q"/>; <c>null</c> without
-    /// position terms. On the shifted path, scores against one row per distance are turned into pairs by a view; on the
-    /// gathered one, scores against the rows are gathered through the pair index (p2c from the flattened key-by-row
-    /// scores, straight into query-major order). The shifted p2c is key-major ([Lk, Lq], contiguous reads) and
-    /// transposed tile by tile: a strided transposed read of [L, L] misses the cache at L = 512.
+    /// position terms. On the shifted path, q and k are scored against one row per distance; on the gathered one,
+    /// against the rows in use. In float32 CPU inference <see cref="PositionBiasKernel"/> turns the scores into the bias
+    /// in one pass; otherwise libtorch does: shifted scores become pairs by a view (the key-major p2c, read
+    /// contiguously, is transposed tile by tile: a strided transposed read of [L, L] misses the cache at L = 512),
+    /// gathered ones go through the pair index (p2c from the flattened key-by-row scores, straight into query-major order).
     /// </summary>
     private Tensor? PositionBias(Tensor q, Tensor k, RelativeContext? relative, bool shifted)
     {
@@ -252,42 +253,34 @@ public sealed class DisentangledSelfAttention : nn.Module
         var (keys, queries) = RowProjections(relative);                                      // [heads, R, d] each
         ForwardProfile.Mark("relative-row projections");
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
-        Tensor? c2p = null, p2c = null, p2cByKey = null;
-        if (keys is not null)
-        {
-            if (shifted)
-            {
-                // Columns ordered by descending distance r = Lq−1 … −(Lk−1): c2p[i, j] = byDistance[i, j − i + Lq − 1].
-                var byDistance = q.matmul(keys.index_select(1, relative.DistanceIndex!.flip(0)).transpose(-1, -2));   // [B, heads, Lq, Lq+Lk−1]
-                c2p = RelativePositions.ShiftToPairs(byDistance, lk);                                                // [B, heads, Lq, Lk] view
-            }
-            else
-            {
-                c2p = q.matmul(keys.transpose(-1, -2)).gather(-1, relative.Index!.expand(b, _heads, lq, lk));        // [B, heads, Lq, Lk]
-            }
-        }
+        // Shifted: c2p columns by descending distance r = Lq−1 … −(Lk−1), p2c columns by ascending distance −(Lk−1) … Lq−1.
+        var c2pScores = keys is null ? null
+            : q.matmul((shifted ? keys.index_select(1, relative.DistanceIndex!.flip(0)) : keys).transpose(-1, -2));   // [B, heads, Lq, W or R]
         ForwardProfile.Mark("c2p scores");
-        if (queries is not null)
-        {
-            if (shifted)
-            {
-                // Columns ordered by ascending distance r = −(Lk−1) … Lq−1: p2c[j, i] = byDistance[j, i − j + Lk − 1].
-                var byDistance = k.matmul(queries.index_select(1, relative.DistanceIndex!).transpose(-1, -2));       // [B, heads, Lk, Lq+Lk−1]
-                p2cByKey = RelativePositions.ShiftToPairs(byDistance, lq);                                           // [B, heads, Lk, Lq] view
-            }
-            else
-            {
-                // p2c[i, j] = byRow[j, index[i, j]], gathered from the flattened scores straight into query-major order
-                // (a key-major gather and a tiled transpose took ~1.4× as long at 1×512).
-                var byRow = k.matmul(queries.transpose(-1, -2));                                                  // [B, heads, Lk, R]
-                p2c = byRow.view(b, _heads, -1).gather(-1, relative.IndexByKey!.expand(b, _heads, lq * lk)).view(b, _heads, lq, lk);
-            }
-        }
+        var p2cScores = queries is null ? null
+            : k.matmul((shifted ? queries.index_select(1, relative.DistanceIndex!) : queries).transpose(-1, -2));     // [B, heads, Lk, W or R]
         ForwardProfile.Mark("p2c scores");
-        if (p2cByKey is not null) p2c = TensorOps.TransposeLastTwo(p2cByKey);               // [B, heads, Lq, Lk], contiguous
-        if (p2c is null) return c2p!.contiguous();
-        var bias = c2p is null ? p2c : p2c.add_(c2p);
-        ForwardProfile.Mark("p2c transpose, add c2p");
+        Tensor bias;
+        if (PositionBiasKernel.Applies(c2pScores, p2cScores, b * _heads * lq * lk))
+        {
+            bias = shifted
+                ? PositionBiasKernel.Shifted(c2pScores, p2cScores, lq, lk)
+                : PositionBiasKernel.Gathered(c2pScores, p2cScores, relative.DistanceRows, 0, lq, lk);
+        }
+        else
+        {
+            // c2p[i, j] = byDistance[i, j − i + Lq − 1]; p2c[j, i] = byDistance[j, i − j + Lk − 1] (key-major).
+            var c2p = c2pScores is null ? null
+                : shifted ? RelativePositions.ShiftToPairs(c2pScores, lk)                                        // [B, heads, Lq, Lk] view
+                : c2pScores.gather(-1, relative.Index!.expand(b, _heads, lq, lk));                                 // [B, heads, Lq, Lk]
+            // p2c[i, j] = byRow[j, index[i, j]], gathered from the flattened scores straight into query-major order
+            // (a key-major gather and a tiled transpose took ~1.4× as long at 1×512).
+            var p2c = p2cScores is null ? null
+                : shifted ? TensorOps.TransposeLastTwo(RelativePositions.ShiftToPairs(p2cScores, lq))             // [B, heads, Lq, Lk], contiguous
+                : p2cScores.view(b, _heads, -1).gather(-1, relative.IndexByKey!.expand(b, _heads, lq * lk)).view(b, _heads, lq, lk);
+            bias = p2c is null ? c2p!.contiguous() : c2p is null ? p2c : p2c.add_(c2p);
+        }
+        ForwardProfile.Mark("c2p, p2c into pairs, sum");
         return bias;
     }
 
@@ -362,7 +355,12 @@ public sealed class DisentangledSelfAttention : nn.Module
             using var scope = NewDisposeScope();
             long n = Math.Min(chunk, lq - start);
             Tensor? bias = null;
-            if (byRowC2P is not null || byRowP2C is not null)
+            if ((byRowC2P is not null || byRowP2C is not null) && PositionBiasKernel.Applies(byRowC2P, byRowP2C, b * _heads * n * lk))
+            {
+                bias = PositionBiasKernel.Gathered(byRowC2P, byRowP2C, relative!.DistanceRows, start, n, lk);
+                ForwardProfile.Mark("c2p, p2c gathers (chunked)");
+            }
+            else if (byRowC2P is not null || byRowP2C is not null)
             {
                 var index = relative!.PairIndex(start, n);                                                // [n, Lk]
                 if (byRowC2P is not null)

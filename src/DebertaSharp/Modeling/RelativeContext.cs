@@ -76,6 +76,11 @@ public sealed class RelativeContext : IDisposable
     /// </summary>
     public Tensor? DistanceIndex { get; }
 
+    private int[]? _distanceRows;
+
+    /// <summary><see cref="DistanceIndex"/> as a managed array (read once per forward, for <see cref="PositionBiasKernel"/>).</summary>
+    internal int[] DistanceRows => _distanceRows ??= DistanceIndex!.to(ScalarType.Int32).cpu().data<int>().ToArray();
+
     /// <summary>Half the number of rows of the full relative-embedding table in use (before narrowing to the rows reached).</summary>
     public long Span { get; }
 

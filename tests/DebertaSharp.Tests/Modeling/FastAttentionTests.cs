@@ -26,7 +26,7 @@ public class FastAttentionTests
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
     };
 
-    private static IEnumerable<(string Name, string Json, int Length)> Variants() =>
+    internal static IEnumerable<(string Name, string Json, int Length)> Variants() =>
     [
         ("v3 log buckets compressing (gathered)", """{"model_type":"deberta-v2","relative_attention":true,"position_buckets":8,"max_relative_positions":32,"share_att_key":true,"norm_rel_ebd":"layer_norm","pos_att_type":["p2c","c2p"],"position_biased_input":false}""", 20),
         ("v3 buckets, short input (shifted)", """{"model_type":"deberta-v2","relative_attention":true,"position_buckets":16,"max_relative_positions":32,"share_att_key":true,"norm_rel_ebd":"layer_norm","pos_att_type":["p2c","c2p"],"position_biased_input":false}""", 7),
@@ -63,7 +63,7 @@ public class FastAttentionTests
         return model;
     }
 
-    private static (Tensor Ids, Tensor Mask) Inputs(int length)
+    internal static (Tensor Ids, Tensor Mask) Inputs(int length)
     {
         manual_seed(5);
         var ids = randint(1, 50, [2, length], dtype: ScalarType.Int64);

@@ -8,7 +8,8 @@ namespace DebertaSharp.Tests.Robustness;
 /// The test assembly's entry point (xunit ignores it), for work that needs a process of its own:
 /// <c>dotnet DebertaSharp.Tests.dll fuzz [--seconds N] [--seed S] [--target NAME]</c> runs the mutation fuzzer for
 /// longer than the suite does; <c>save-loop FOLDER</c> saves alternating 2- and 3-label models into FOLDER until
-/// killed (the killed-save test's child).
+/// killed (the killed-save test's child); <c>native-heap</c> reports what the C heap does with a 12 MiB tensor in a
+/// fresh process (the native-heap test's child).
 /// </summary>
 public static class Program
 {
@@ -16,7 +17,8 @@ public static class Program
     {
         if (args.Length >= 1 && args[0] == "fuzz") return FuzzHarness.RunFromCommandLine(args[1..], Console.Out);
         if (args.Length == 2 && args[0] == "save-loop") return SaveLoop(args[1]);
-        Console.Error.WriteLine("usage: DebertaSharp.Tests.dll fuzz [--seconds N] [--seed S] [--target NAME] | save-loop FOLDER");
+        if (args.Length == 1 && args[0] == "native-heap") return DebertaSharp.Tests.Modeling.NativeHeapTests.Child(Console.Out);
+        Console.Error.WriteLine("usage: DebertaSharp.Tests.dll fuzz [--seconds N] [--seed S] [--target NAME] | save-loop FOLDER | native-heap");
         return 2;
     }
 
