@@ -30,14 +30,14 @@ internal static class PeerBenchmark
         var profile = new Option<bool>("--profile") { Description = "Also time each stage of DebertaSharp's forward (median over --rounds passes), per shape and thread count." };
         var kernel = new Option<DenseKernel>("--dense-kernel") { Description = "Dense-layer kernel of DebertaSharp's float32 inference: Auto (measured per shape), Torch (libtorch linear) or OneDnn.", DefaultValueFactory = _ => DenseKernel.Auto };
         var kernels = new Option<bool>("--kernels") { Description = "Also time the layer's dense products alone, libtorch linear against oneDNN (interleaved), and DebertaSharp with libtorch linear forced against the chosen kernel." };
-        var heap = new Option<NativeHeapPolicy?>("--native-heap") { Description = "C-heap policy for the run (NativeHeap): Retain (the library's default) or System (glibc untouched); also DEBERTASHARP_NATIVE_HEAP. Compare them in separate processes: memory a process has retained stays in its heap after switching." };
+        var heap = new Option<NativeHeapPolicy>("--native-heap") { Description = "C-heap policy for the run (NativeHeap). Retain (default here): a one-layer forward then reuses its freed memory as every layer after the first does within a 12-layer forward, so per-layer ratios carry over; System: glibc untouched (the library's default), which makes the one-layer bundle fault its tensors in on every pass. Compare them in separate processes.", DefaultValueFactory = _ => NativeHeapPolicy.Retain };
         var biasKernel = new Option<bool>("--bias-kernel") { Description = "Also time DebertaSharp with the managed c2p + p2c bias pass (PositionBiasKernel) against libtorch's gathers and add, interleaved in one process." };
         var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap, biasKernel };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
             DenseKernels.Kernel = parse.GetValue(kernel);
-            NativeHeap.Apply(parse.GetValue(heap) ?? NativeHeap.Parse(Environment.GetEnvironmentVariable(NativeHeap.EnvironmentVariable)));
+            NativeHeap.Apply(parse.GetValue(heap));
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
                 threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile), parse.GetValue(biasKernel));
             return 0;

@@ -21,21 +21,23 @@ public enum NativeHeapPolicy
 }
 
 /// <summary>
-/// The process's C-heap policy for tensor memory (<see cref="NativeHeapPolicy"/>). libtorch allocates every CPU
-/// tensor with <c>malloc</c>; with glibc's defaults, a [12, 512, 512] float32 score tensor (12 MiB) is mapped fresh on
-/// every allocation and its 3,072 pages are faulted in and zeroed by the kernel each time, which took a third of a
-/// deberta-v3-base layer's forward at 1×512 on a 2-vCPU AMD EPYC VM (see the README's performance section).
+/// The process's C-heap policy for tensor memory (<see cref="NativeHeapPolicy"/>), opt-in. libtorch allocates every
+/// CPU tensor with <c>malloc</c>; with glibc's defaults, memory freed at the end of a forward pass is returned to the
+/// system, so the next pass faults its first large tensors in again (a [12, 512, 512] float32 score tensor is 3,072
+/// pages). Within a 12-layer forward, later layers reuse what earlier ones freed, so this costs a 12-layer
+/// deberta-v3-base little (1×512 and 8×128 forwards measured the same under both policies on a 2-vCPU AMD EPYC Zen 4),
+/// but a one-layer or very short forward pays it on every pass (the one-layer peer bundle: 1×512 took ~1.4× as long),
+/// and <see cref="NativeHeapPolicy.Retain"/> raised a training step's peak resident memory by 4–7 % at no speed gain.
 /// <para>
-/// The first DebertaSharp model constructed in a process applies <see cref="NativeHeapPolicy.Retain"/>, unless the
-/// environment variable <see cref="EnvironmentVariable"/> says <c>system</c> (or <see cref="Apply"/> was called
-/// before). Only Linux with glibc has these settings; elsewhere the policy stays <see cref="NativeHeapPolicy.System"/>
-/// and <see cref="IsSupported"/> is false. The settings are process-wide: they govern every native allocation of the
-/// process, not only DebertaSharp's.
+/// Nothing changes unless asked: <see cref="Apply"/>, or the environment variable <see cref="EnvironmentVariable"/>
+/// (<c>retain</c> or <c>system</c>), read when the first DebertaSharp model is constructed. Only Linux with glibc has
+/// these settings; elsewhere the policy stays <see cref="NativeHeapPolicy.System"/> and <see cref="IsSupported"/> is
+/// false. The settings are process-wide: they govern every native allocation of the process, not only DebertaSharp's.
 /// </para>
 /// </summary>
 public static partial class NativeHeap
 {
-    /// <summary>The environment variable read once, on the first model: <c>retain</c> (the default) or <c>system</c>.</summary>
+    /// <summary>The environment variable read once, on the first model: <c>retain</c>, or <c>system</c> (the default, also when unset).</summary>
     public const string EnvironmentVariable = "DEBERTASHARP_NATIVE_HEAP";
 
     /// <summary>The mmap threshold under <see cref="NativeHeapPolicy.Retain"/>: glibc's largest on 64-bit systems.</summary>
@@ -98,7 +100,7 @@ public static partial class NativeHeap
         }
     }
 
-    /// <summary>Applies the default policy (or <see cref="EnvironmentVariable"/>'s) once per process; later calls do nothing.</summary>
+    /// <summary>Applies <see cref="EnvironmentVariable"/>'s policy once per process (unless <see cref="Apply"/> came first); later calls do nothing.</summary>
     /// <exception cref="DebertaSharpException">The environment variable holds something other than <c>retain</c> or <c>system</c>.</exception>
     internal static void EnsureConfigured()
     {
@@ -111,13 +113,13 @@ public static partial class NativeHeap
         }
     }
 
-    /// <summary>The policy a value of <see cref="EnvironmentVariable"/> names; unset or empty is <see cref="NativeHeapPolicy.Retain"/>.</summary>
+    /// <summary>The policy a value of <see cref="EnvironmentVariable"/> names; unset or empty is <see cref="NativeHeapPolicy.System"/>.</summary>
     /// <exception cref="DebertaSharpException">Any other value than <c>retain</c> or <c>system</c> (case-insensitive).</exception>
     internal static NativeHeapPolicy Parse(string? value) => value?.Trim().ToLowerInvariant() switch
     {
-        null or "" or "retain" => NativeHeapPolicy.Retain,
-        "system" => NativeHeapPolicy.System,
-        _ => throw new DebertaSharpException($"{EnvironmentVariable}='{value}' is not a native heap policy: use 'retain' (the default) or 'system'."),
+        null or "" or "system" => NativeHeapPolicy.System,
+        "retain" => NativeHeapPolicy.Retain,
+        _ => throw new DebertaSharpException($"{EnvironmentVariable}='{value}' is not a native heap policy: use 'system' (the default) or 'retain'."),
     };
 
     private static string? ReadGlibcVersion()

@@ -16,8 +16,8 @@ public class NativeHeapTests
     private const long TwelveMiB = 12L * 1024 * 1024;
 
     [Theory]
-    [InlineData(null, NativeHeapPolicy.Retain)]
-    [InlineData("", NativeHeapPolicy.Retain)]
+    [InlineData(null, NativeHeapPolicy.System)]
+    [InlineData("", NativeHeapPolicy.System)]
     [InlineData("retain", NativeHeapPolicy.Retain)]
     [InlineData(" Retain ", NativeHeapPolicy.Retain)]
     [InlineData("SYSTEM", NativeHeapPolicy.System)]
@@ -33,7 +33,7 @@ public class NativeHeapTests
     }
 
     [Theory]
-    [InlineData("", "policy=Retain mapped=False kept=True")]
+    [InlineData("", "policy=System mapped=True kept=False")]
     [InlineData("retain", "policy=Retain mapped=False kept=True")]
     [InlineData("system", "policy=System mapped=True kept=False")]
     public void A_fresh_process_keeps_a_freed_12_MiB_tensor_under_retain_and_maps_it_under_system(string value, string expected)
