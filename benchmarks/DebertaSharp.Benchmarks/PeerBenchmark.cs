@@ -226,40 +226,18 @@ internal static class PeerBenchmark
                               $"{gflop / timings.MedianA * 1e3:F0} | {gflop / timings.MedianB * 1e3:F0} |");
         }
         Console.WriteLine();
-        Console.WriteLine($"| shape | threads | DebertaSharp, libtorch linear (ms) | DebertaSharp, {policy} (ms) | {policy} / libtorch linear |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
-        try
-        {
-            foreach (var (b, l) in shapes)
-            {
-                var (ids, mask, _) = Inputs(bundle, b, l);
-                var inputs = new DebertaInputs(ids) { AttentionMask = mask };
-                foreach (int t in threadCounts)
-                {
-                    double Forward(DenseKernel kernel)
-                    {
-                        torch.set_num_threads(t);
-                        DenseKernels.Kernel = kernel;
-                        return Time(() => model.Forward(inputs).Dispose());
-                    }
-                    var timings = PairedTimings.Run(() => Forward(DenseKernel.Torch), () => Forward(policy), rounds);
-                    Console.WriteLine($"| {b}×{l} | {t} | {timings.MedianA:F1} | {timings.MedianB:F1} | {1 / timings.MedianRatio:F3} |");
-                }
-                ids.Dispose();
-                mask.Dispose();
-            }
-        }
-        finally
-        {
-            DenseKernels.Kernel = policy;
-        }
-        Console.WriteLine();
+        AlternatedForwards(bundle, model, shapes, threadCounts, rounds, "libtorch linear", policy.ToString(),
+            second => DenseKernels.Kernel = second ? policy : DenseKernel.Torch, () => DenseKernels.Kernel = policy);
     }
 
-    /// <summary>DebertaSharp with libtorch's gathers and add for the position bias against the managed pass, interleaved.</summary>
-    private static void BiasKernelComparison(string bundle, DebertaModel model, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds)
+    /// <summary>
+    /// The whole DebertaSharp forward under two settings (<paramref name="select"/>(false) = <paramref name="first"/>,
+    /// (true) = <paramref name="second"/>), interleaved per shape and thread count; <paramref name="restore"/> afterwards.
+    /// </summary>
+    private static void AlternatedForwards(string bundle, DebertaModel model, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds,
+        string first, string second, Action<bool> select, Action restore)
     {
-        Console.WriteLine("| shape | threads | DebertaSharp, libtorch bias (ms) | DebertaSharp, managed bias pass (ms) | managed / libtorch |");
+        Console.WriteLine($"| shape | threads | DebertaSharp, {first} (ms) | DebertaSharp, {second} (ms) | {second} / {first} |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
         try
         {
@@ -269,10 +247,10 @@ internal static class PeerBenchmark
                 var inputs = new DebertaInputs(ids) { AttentionMask = mask };
                 foreach (int t in threadCounts)
                 {
-                    double Forward(bool managed)
+                    double Forward(bool useSecond)
                     {
                         torch.set_num_threads(t);
-                        PositionBiasKernel.Enabled = managed;
+                        select(useSecond);
                         return Time(() => model.Forward(inputs).Dispose());
                     }
                     var timings = PairedTimings.Run(() => Forward(false), () => Forward(true), rounds);
@@ -284,10 +262,15 @@ internal static class PeerBenchmark
         }
         finally
         {
-            PositionBiasKernel.Enabled = true;
+            restore();
         }
         Console.WriteLine();
     }
+
+    /// <summary>DebertaSharp with libtorch's gathers and add for the position bias against the managed pass, interleaved.</summary>
+    private static void BiasKernelComparison(string bundle, DebertaModel model, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds) =>
+        AlternatedForwards(bundle, model, shapes, threadCounts, rounds, "libtorch bias", "managed bias pass",
+            managed => PositionBiasKernel.Enabled = managed, () => PositionBiasKernel.Enabled = true);
 
     private static InferenceSession OpenSession(string path, int threads, string? optimizedPath)
     {
