@@ -59,7 +59,9 @@ internal static class PositionBiasKernel
         return bias;
     }
 
-    // One (batch·head, key block): every argument a local, so the loops run on registers.
+    // One (batch·head, key block): every argument a local, so the loops run on registers. Optimised at first call:
+    // under tiered compilation a kernel called a few hundred times would run its first calls unoptimised.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GatheredBlock(long task, long keyBlocks, int* dist, float* o, float* c, float* p,
         long rows, long queries, long start, long count, long keys)
     {
@@ -113,6 +115,7 @@ internal static class PositionBiasKernel
         return bias;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ShiftedBlock(long task, long keyBlocks, float* o, float* c, float* p, long width, long queries, long keys)
     {
         long bh = task / keyBlocks, j0 = task % keyBlocks * KeyBlock;
