@@ -21,7 +21,7 @@ public sealed class DebertaEncoder : nn.Module
     /// <summary>Builds the encoder.</summary>
     public DebertaEncoder(DebertaConfig config) : base("encoder")
     {
-        NativeHeap.EnsureConfigured();
+        NativeHeap.EnsureConfigured();                   // every model has one encoder: the first model reads the heap policy here
         _config = config;
         layer = new ModuleList<DebertaLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new DebertaLayer(config)).ToArray());
         if (config.RelativeAttention)

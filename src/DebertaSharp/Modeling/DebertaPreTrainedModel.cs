@@ -41,7 +41,6 @@ public abstract class DebertaPreTrainedModel : nn.Module
     protected DebertaPreTrainedModel(string name, DebertaConfig config) : base(name)
     {
         config.Validate();
-        NativeHeap.EnsureConfigured();
         Config = config;
     }
 

@@ -355,7 +355,7 @@ public sealed class DisentangledSelfAttention : nn.Module
             using var scope = NewDisposeScope();
             long n = Math.Min(chunk, lq - start);
             Tensor? bias = null;
-            if ((byRowC2P is not null || byRowP2C is not null) && PositionBiasKernel.Applies(byRowC2P, byRowP2C, b * _heads * n * lk))
+            if (PositionBiasKernel.Applies(byRowC2P, byRowP2C, b * _heads * n * lk))
             {
                 bias = PositionBiasKernel.Gathered(byRowC2P, byRowP2C, relative!.DistanceRows, start, n, lk);
                 ForwardProfile.Mark("c2p, p2c gathers (chunked)");
