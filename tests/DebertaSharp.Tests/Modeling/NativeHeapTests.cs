@@ -39,10 +39,7 @@ public class NativeHeapTests
     public void A_fresh_process_keeps_a_freed_12_MiB_tensor_under_retain_and_maps_it_under_system(string value, string expected)
     {
         if (!NativeHeap.IsSupported) return;   // only glibc has these thresholds
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h
-            : Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "exec", typeof(Robustness.Program).Assembly.Location, "native-heap" }) start.ArgumentList.Add(a);
+        var start = Robustness.Program.ChildProcess("native-heap");
         start.Environment[NativeHeap.EnvironmentVariable] = value;
         using var child = Process.Start(start)!;
         string output = child.StandardOutput.ReadToEnd(), errors = child.StandardError.ReadToEnd();

@@ -36,15 +36,11 @@ public class AtomicSaveTests
     {
         using var tmp = new TempDir();
         string folder = Path.Combine(tmp.Path, "model");
-        string testAssembly = typeof(Program).Assembly.Location;
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h
-            : Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
         var random = new Random(13);
         var seen = new HashSet<int>();
         for (int round = 0; round < 6; round++)
         {
-            var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "exec", testAssembly, "save-loop", folder }) start.ArgumentList.Add(a);
+            var start = Program.ChildProcess("save-loop", folder);
             using var child = Process.Start(start)!;
             try
             {
@@ -58,7 +54,7 @@ public class AtomicSaveTests
                     if (line is null) break;
                     if (line.StartsWith("saved", StringComparison.Ordinal)) saves++;
                 }
-                Assert.True(saves == wanted, $"the child ({host} {string.Join(" ", start.ArgumentList)}) made {saves} saves: {(errors.IsCompleted ? await errors : "(still running)")}");
+                Assert.True(saves == wanted, $"the child ({start.FileName} {string.Join(" ", start.ArgumentList)}) made {saves} saves: {(errors.IsCompleted ? await errors : "(still running)")}");
                 await Task.Delay(random.Next(40)); // land anywhere inside the next save
             }
             finally

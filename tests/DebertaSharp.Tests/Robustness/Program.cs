@@ -22,6 +22,19 @@ public static class Program
         return 2;
     }
 
+    /// <summary>
+    /// A child process running this assembly's entry point with <paramref name="arguments"/> (<c>dotnet exec
+    /// DebertaSharp.Tests.dll …</c>, on the host running the tests), output and errors redirected.
+    /// </summary>
+    internal static System.Diagnostics.ProcessStartInfo ChildProcess(params string[] arguments)
+    {
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h
+            : Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+        var start = new System.Diagnostics.ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "exec", typeof(Program).Assembly.Location }.Concat(arguments)) start.ArgumentList.Add(a);
+        return start;
+    }
+
     /// <summary>Generation g has labels g{g}_0… and every classifier bias equal to g, so a mix of two saves shows.</summary>
     internal static DebertaForSequenceClassification Generation(int g)
     {
