@@ -74,11 +74,7 @@ public sealed class DebertaIntermediate : nn.Module
     }
 
     /// <summary>act(dense(x)).</summary>
-    public Tensor Forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        return Activations.Apply(_activation, Dense.Forward(dense, x)).MoveToOuterDisposeScope();
-    }
+    public Tensor Forward(Tensor x) => Dense.Forward(dense, x, _activation);
 }
 
 /// <summary>One transformer layer: disentangled attention then feed-forward. HF keys: <c>encoder.layer.N.*</c>.</summary>

@@ -6,7 +6,7 @@ namespace DebertaSharp.Modeling;
 
 /// <summary>
 /// The one place the model's dense (Linear) layers run. Every projection, feed-forward and head Linear of the model
-/// goes through <see cref="Forward"/>, so how a matrix product is computed (kernel, precision) is decided here once,
+/// goes through <see cref="Forward(nn.Module{Tensor, Tensor}, Tensor)"/>, so how a matrix product is computed (kernel, precision) is decided here once,
 /// not at each call site.
 /// </summary>
 internal static class Dense
@@ -17,6 +17,21 @@ internal static class Dense
     /// </summary>
     public static Tensor Forward(nn.Module<Tensor, Tensor> layer, Tensor x) =>
         layer is Linear linear ? Linear(x, linear.weight!, linear.bias) : layer.forward(x);
+
+    /// <summary>
+    /// <paramref name="activation"/>(<see cref="Forward(nn.Module{Tensor, Tensor}, Tensor)"/>): HF's feed-forward and
+    /// head transforms. The exact GELU after a plain <see cref="Linear"/> is fused into the product where
+    /// <see cref="DenseKernels"/> runs it (float32 CPU inference); everything else applies <see cref="Activations"/> after.
+    /// </summary>
+    /// <exception cref="DebertaConfigurationException">Unknown activation.</exception>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> layer, Tensor x, string activation)
+    {
+        if (activation == "gelu" && layer is Linear linear && Autocast.ComputeType is null
+            && DenseKernels.Applies(x, linear.weight!, linear.bias))
+            return DenseKernels.Linear(x, linear.weight!, linear.bias, gelu: true);
+        using var scope = NewDisposeScope();
+        return Activations.Apply(activation, Forward(layer, x)).MoveToOuterDisposeScope();
+    }
 
     /// <summary>
     /// x·Wᵀ + b; <paramref name="x"/> [..., in], <paramref name="weight"/> [out, in], <paramref name="bias"/> [out] → [..., out].

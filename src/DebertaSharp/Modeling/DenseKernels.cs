@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,10 @@ public enum DenseKernel
     /// <summary>libtorch's <c>linear</c> (oneMKL's SGEMM on x86-64): what training and every other case use.</summary>
     Torch,
 
-    /// <summary>oneDNN's inner product (<c>torch.mkldnn_linear</c> through TorchScript), which dispatches on the CPU's ISA flags.</summary>
+    /// <summary>
+    /// oneDNN's inner product on the dense operands (libtorch's <c>mkldnn::_linear_pointwise</c>, the operator PyTorch's
+    /// CPU compiler uses), which dispatches on the CPU's ISA flags; on CPUs other than x86-64 libtorch's <c>linear</c>.
+    /// </summary>
     OneDnn,
 }
 
@@ -25,23 +29,25 @@ public enum DenseKernel
 /// <param name="InFeatures">Input features (the weight's columns).</param>
 /// <param name="OutFeatures">Output features (the weight's rows).</param>
 /// <param name="HasBias">Whether the layer adds a bias.</param>
+/// <param name="Gelu">Whether the exact GELU follows the product (fused into oneDNN's pass; a separate op after libtorch's).</param>
 /// <param name="Threads">torch's intra-op thread count when measured.</param>
 /// <param name="Kernel">The kernel kept (<see cref="DenseKernel.Torch"/> or <see cref="DenseKernel.OneDnn"/>).</param>
 /// <param name="TorchMilliseconds">Best time of one libtorch <c>linear</c> call.</param>
 /// <param name="OneDnnMilliseconds">Best time of one oneDNN call (including the layout conversions of input and output).</param>
-public sealed record DenseKernelChoice(long RowBucket, long InFeatures, long OutFeatures, bool HasBias, int Threads,
+public sealed record DenseKernelChoice(long RowBucket, long InFeatures, long OutFeatures, bool HasBias, bool Gelu, int Threads,
     DenseKernel Kernel, double TorchMilliseconds, double OneDnnMilliseconds);
 
 /// <summary>
 /// Chooses how float32 dense layers multiply in CPU inference (autograd off: <c>no_grad</c> or <c>inference_mode</c>).
 /// libtorch's <c>linear</c> goes to oneMKL's SGEMM, which on AMD CPUs does not use AVX-512 at full width; oneDNN's
-/// inner product dispatches on the ISA flags and measured 1.2–1.7× faster on one Zen 5 core, but slower at some
-/// shapes on two threads, so the choice is measured by the library on the machine it runs on (<see cref="DenseKernel.Auto"/>)
-/// rather than fixed. Training, autograd, other dtypes and other devices always use libtorch's <c>linear</c>.
+/// inner product dispatches on the ISA flags and measured about 2× faster on a Zen 5 core (190–215 against 88–97
+/// GFLOP/s at deberta-v3-base's shapes), but CPUs differ, so the choice is measured by the library on the machine it
+/// runs on (<see cref="DenseKernel.Auto"/>) rather than fixed. Training, autograd, other dtypes, other devices and
+/// CPUs other than x86-64 always use libtorch's <c>linear</c>.
 /// </summary>
 /// <remarks>
 /// Process-wide. Under <see cref="DenseKernel.Auto"/>, the first call of a shape runs each kernel once untimed (first
-/// allocation, oneDNN's primitive creation) and <see cref="SamplesPerKernel"/> times timed, alternating, keeps the
+/// allocation, oneDNN's primitive creation) and <see cref="SamplesPerKernel"/> times timed, alternating, and keeps the
 /// kernel with the lower best time and returns that kernel's result: <see cref="SamplesPerKernel"/>·2 + 1 extra products
 /// once per shape, and every call of a shape, the first included, uses the same kernel, so outputs repeat bit for bit
 /// within a process. Another process (or another load) may choose differently; force a kernel with <see cref="Kernel"/>
@@ -52,17 +58,6 @@ public static class DenseKernels
     /// <summary>Timed calls per kernel before a shape's choice is made.</summary>
     public const int SamplesPerKernel = 2;
 
-    // Fixed source, compiled once per process: a TorchScript compile error terminates the process, so nothing here
-    // is ever generated. torch.X resolves to aten::X in TorchScript.
-    private const string Source = """
-        def linear(x: Tensor, w: Tensor, b: Tensor):
-            return torch.mkldnn_linear(x.to_mkldnn(), w, b).to_dense()
-        def linear_no_bias(x: Tensor, w: Tensor):
-            return torch.mkldnn_linear(x.to_mkldnn(), w, None).to_dense()
-
-        """;                                                                       // TorchScript wants the final newline
-
-    private static readonly Lazy<jit.CompilationUnit> Unit = new(Compile, LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lock MeasureGate = new();                             // one measurement at a time, so they do not time each other
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<Key, DenseKernelChoice> Chosen = new();
     private static DenseKernel _kernel = DenseKernel.Auto;
@@ -93,10 +88,10 @@ public static class DenseKernels
     }
 
     /// <summary>Records <paramref name="kernel"/> as the choice for a shape as if measured (tests).</summary>
-    internal static void SetChoice(long rows, long inFeatures, long outFeatures, bool hasBias, int threads, DenseKernel kernel)
+    internal static void SetChoice(long rows, long inFeatures, long outFeatures, bool hasBias, bool gelu, int threads, DenseKernel kernel)
     {
-        var key = new Key(RowBucket(rows), inFeatures, outFeatures, hasBias, threads);
-        lock (MeasureGate) Chosen[key] = new DenseKernelChoice(key.RowBucket, inFeatures, outFeatures, hasBias, threads, kernel, double.NaN, double.NaN);
+        var key = new Key(RowBucket(rows), inFeatures, outFeatures, hasBias, gelu, threads);
+        lock (MeasureGate) Chosen[key] = new DenseKernelChoice(key.RowBucket, inFeatures, outFeatures, hasBias, gelu, threads, kernel, double.NaN, double.NaN);
     }
 
     /// <summary>A short description of the policy and the choices made, for benchmark reports.</summary>
@@ -106,24 +101,27 @@ public static class DenseKernels
         if (Kernel != DenseKernel.Auto) return $"dense kernel forced: {Kernel}";
         if (choices.Count == 0) return "dense kernel: Auto (no float32 CPU inference product measured yet)";
         var parts = choices.OrderBy(c => c.Threads).ThenBy(c => c.RowBucket).ThenBy(c => c.InFeatures).ThenBy(c => c.OutFeatures)
-            .Select(c => $"{c.RowBucket}×{c.InFeatures}→{c.OutFeatures}{(c.HasBias ? "" : " (no bias)")} {c.Threads}T: {c.Kernel} " +
+            .Select(c => $"{c.RowBucket}×{c.InFeatures}→{c.OutFeatures}{(c.HasBias ? "" : " (no bias)")}{(c.Gelu ? " + gelu" : "")} {c.Threads}T: {c.Kernel} " +
                          $"(oneDNN/torch {c.OneDnnMilliseconds / c.TorchMilliseconds:F2})");
         return "dense kernel: Auto — " + string.Join("; ", parts);
     }
 
     /// <summary>Whether the call takes this class's path: float32 on the CPU, autograd off, a 2-D weight, rows present.</summary>
     internal static bool Applies(Tensor x, Tensor weight, Tensor? bias) =>
-        _kernel != DenseKernel.Torch && !is_grad_enabled()
+        _kernel != DenseKernel.Torch && OneDnnOps.IsAvailable && !is_grad_enabled()
         && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && (bias is null || bias.dtype == ScalarType.Float32)
         && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU && (bias is null || bias.device_type == DeviceType.CPU)
         && weight.dim() == 2 && x.dim() >= 1 && x.shape[^1] == weight.shape[1] && x.numel() > 0 && weight.numel() > 0;
 
-    /// <summary>x·Wᵀ + b with the kernel chosen for this shape; call only where <see cref="Applies"/> holds.</summary>
-    internal static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    /// <summary>
+    /// x·Wᵀ + b, then the exact GELU if <paramref name="gelu"/>, with the kernel chosen for this shape; call only where
+    /// <see cref="Applies"/> holds.
+    /// </summary>
+    internal static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, bool gelu = false)
     {
-        if (_kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias);
+        if (_kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias, gelu);
         int threads = get_num_threads();
-        var key = new Key(RowBucket(x.numel() / x.shape[^1]), weight.shape[1], weight.shape[0], bias is not null, threads);
+        var key = new Key(RowBucket(x.numel() / x.shape[^1]), weight.shape[1], weight.shape[0], bias is not null, gelu, threads);
         if (!Chosen.TryGetValue(key, out var choice))
         {
             lock (MeasureGate)
@@ -136,11 +134,16 @@ public static class DenseKernels
                 }
             }
         }
-        return Run(choice.Kernel, x, weight, bias);
+        return Run(choice.Kernel, x, weight, bias, gelu);
     }
 
-    private static Tensor Run(DenseKernel kernel, Tensor x, Tensor weight, Tensor? bias) =>
-        kernel == DenseKernel.OneDnn ? OneDnnChecked(x, weight, bias) : nn.functional.linear(x, weight, bias);
+    private static Tensor Run(DenseKernel kernel, Tensor x, Tensor weight, Tensor? bias, bool gelu)
+    {
+        if (kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias, gelu);
+        if (!gelu) return nn.functional.linear(x, weight, bias);
+        using var product = nn.functional.linear(x, weight, bias);
+        return nn.functional.gelu(product);
+    }
 
     /// <summary>Times both kernels on the real operands (alternating, first of each untimed); returns the choice and the chosen kernel's result.</summary>
     private static (DenseKernelChoice Choice, Tensor Result) Measure(Key key, Tensor x, Tensor weight, Tensor? bias)
@@ -152,7 +155,7 @@ public static class DenseKernels
             foreach (var kernel in new[] { DenseKernel.Torch, DenseKernel.OneDnn })
             {
                 long start = Stopwatch.GetTimestamp();
-                var result = Run(kernel, x, weight, bias);
+                var result = Run(kernel, x, weight, bias, key.Gelu);
                 double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 if (kernel == DenseKernel.Torch)
                 {
@@ -170,7 +173,7 @@ public static class DenseKernels
         }
         var chosen = oneDnnBest < torchBest ? DenseKernel.OneDnn : DenseKernel.Torch;
         (chosen == DenseKernel.OneDnn ? torchResult : oneDnnResult)!.Dispose();
-        return (new DenseKernelChoice(key.RowBucket, key.In, key.Out, key.HasBias, key.Threads, chosen, torchBest, oneDnnBest),
+        return (new DenseKernelChoice(key.RowBucket, key.In, key.Out, key.HasBias, key.Gelu, key.Threads, chosen, torchBest, oneDnnBest),
                 chosen == DenseKernel.OneDnn ? oneDnnResult! : torchResult!);
     }
 
@@ -183,48 +186,32 @@ public static class DenseKernels
     /// <param name="bias">float32 CPU bias [out], or <c>null</c>.</param>
     /// <returns>[..., out], in the caller's dispose scope.</returns>
     /// <exception cref="DebertaInputException">A tensor is not float32 on the CPU, or the shapes do not fit (the message says which).</exception>
+    /// <exception cref="PlatformNotSupportedException">The process is not x86-64, where libtorch's oneDNN operators are used.</exception>
     public static Tensor OneDnn(Tensor x, Tensor weight, Tensor? bias)
     {
+        if (!OneDnnOps.IsAvailable)
+            throw new PlatformNotSupportedException($"DenseKernels.OneDnn runs on x86-64 only; this process is {RuntimeInformation.ProcessArchitecture}.");
         foreach (var (name, t) in new[] { ("x", x), ("weight", weight), ("bias", bias) })
             if (t is not null && (t.dtype != ScalarType.Float32 || t.device_type != DeviceType.CPU))
                 throw new DebertaInputException($"DenseKernels.OneDnn takes float32 CPU tensors; {name} is {t.dtype} on {t.device}.");
         if (weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1] || (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0])))
             throw new DebertaInputException($"DenseKernels.OneDnn: x {Shapes.Format(x.shape)}, weight {Shapes.Format(weight.shape)} and " +
                                             $"bias {(bias is null ? "[none]" : Shapes.Format(bias.shape))} do not fit x·weightᵀ + bias.");
-        return OneDnnChecked(x, weight, bias);
+        using var _ = no_grad();
+        return OneDnnChecked(x, weight, bias, gelu: false);
     }
 
     // The product itself, for callers that have checked the operands (Linear's callers through Applies).
-    private static Tensor OneDnnChecked(Tensor x, Tensor weight, Tensor? bias)
+    private static Tensor OneDnnChecked(Tensor x, Tensor weight, Tensor? bias, bool gelu)
     {
         using var scope = NewDisposeScope();
         long[] outShape = [.. x.shape[..^1], weight.shape[0]];
         var rows = x.reshape(-1, x.shape[^1]).contiguous();                        // [rows, in]
-        var w = weight.contiguous();                                               // [out, in]
-        var y = (Tensor)(bias is null
-            ? Unit.Value.invoke("linear_no_bias", rows, w)
-            : Unit.Value.invoke("linear", rows, w, bias.contiguous()));            // [rows, out]
+        var y = OneDnnOps.Linear(rows, weight.contiguous(), bias?.contiguous(), gelu);   // [rows, out]
         return y.reshape(outShape).MoveToOuterDisposeScope();
-    }
-
-    private static jit.CompilationUnit Compile()
-    {
-        var unit = jit.compile(Source);
-        // The graph executor profiles a function's first calls: do that here on tiny operands, not in a timed call.
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var x = ones(2, 3);
-        var w = ones(4, 3);
-        var b = zeros(4);
-        for (int i = 0; i < 3; i++)
-        {
-            unit.invoke("linear", x, w, b);
-            unit.invoke("linear_no_bias", x, w);
-        }
-        return unit;
     }
 
     private static long RowBucket(long rows) => rows <= 1 ? 1 : 1L << (int)(64 - long.LeadingZeroCount(rows - 1));
 
-    private readonly record struct Key(long RowBucket, long In, long Out, bool HasBias, int Threads);
+    private readonly record struct Key(long RowBucket, long In, long Out, bool HasBias, bool Gelu, int Threads);
 }

@@ -31,7 +31,7 @@ public sealed class ContextPooler : nn.Module
     {
         using var scope = NewDisposeScope();
         var first = dropout.forward(hidden.select(1, 0));
-        return Activations.Apply(_activation, Dense.Forward(dense, first)).MoveToOuterDisposeScope();
+        return Dense.Forward(dense, first, _activation).MoveToOuterDisposeScope();
     }
 }
 
@@ -67,7 +67,7 @@ public sealed class MaskedLMTransform : nn.Module
     public Tensor Forward(Tensor hidden)
     {
         using var scope = NewDisposeScope();
-        return LayerNorm.forward(Activations.Apply(_activation, Dense.Forward(dense, hidden))).MoveToOuterDisposeScope();
+        return LayerNorm.forward(Dense.Forward(dense, hidden, _activation)).MoveToOuterDisposeScope();
     }
 }
 
@@ -120,7 +120,7 @@ public sealed class LMPredictionHead : nn.Module, IMaskedLMHead
     public Tensor Forward(Tensor hidden, Tensor wordEmbeddings)
     {
         using var scope = NewDisposeScope();
-        var h = LayerNorm.forward(Activations.Apply(_activation, Dense.Forward(dense, hidden)));
+        var h = LayerNorm.forward(Dense.Forward(dense, hidden, _activation));
         return (h.matmul(wordEmbeddings.t()) + bias).MoveToOuterDisposeScope();
     }
 }

@@ -32,7 +32,7 @@ public sealed class ReplacedTokenDetectionHead : nn.Module
         using var scope = NewDisposeScope();
         var context = hidden.select(1, 0).unsqueeze(1);                              // [B, 1, H] the [CLS] state
         var states = LayerNorm.forward(context + hidden);                            // [B, L, H]
-        states = Activations.Apply(_activation, Dense.Forward(dense, states));              // [B, L, H]
+        states = Dense.Forward(dense, states, _activation);           // [B, L, H]
         return Dense.Forward(classifier, states).squeeze(-1).MoveToOuterDisposeScope();     // [B, L]
     }
 }

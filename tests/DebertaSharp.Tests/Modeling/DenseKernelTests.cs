@@ -49,6 +49,35 @@ public class DenseKernelTests
         WithKernel(DenseKernel.OneDnn, () => AssertClose(nn.functional.linear(x, w, b), Dense.Linear(x, w, b)));
     }
 
+    [Theory]
+    [InlineData(DenseKernel.Torch)]
+    [InlineData(DenseKernel.OneDnn)]
+    [InlineData(DenseKernel.Auto)]
+    public void GeluAfterTheProductMatchesTheSeparateActivationWithEveryKernel(DenseKernel kernel)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        var generator = new Generator(17);
+        var layer = nn.Linear(48, 96);
+        var x = randn([2, 30, 48], generator: generator) * 3;                     // wide enough to reach both tails of gelu
+        var expected = nn.functional.gelu(nn.functional.linear(x, layer.weight!, layer.bias));
+        WithKernel(kernel, () =>
+        {
+            DenseKernels.ResetChoices();
+            try
+            {
+                AssertClose(expected, Dense.Forward(layer, x, "gelu"));
+                AssertClose(nn.functional.relu(nn.functional.linear(x, layer.weight!, layer.bias)), Dense.Forward(layer, x, "relu"));
+                if (kernel == DenseKernel.Auto)                                     // the fused product is measured as its own shape
+                    Assert.Equal([false, true], DenseKernels.Choices.Select(c => c.Gelu).Order());
+            }
+            finally
+            {
+                DenseKernels.ResetChoices();
+            }
+        });
+    }
+
     [Fact]
     public void OneDnnTakesNonContiguousInputAndWeight()
     {
@@ -130,7 +159,7 @@ public class DenseKernelTests
                 var first = Dense.Linear(x, w, b);                                  // measures
                 AssertClose(nn.functional.linear(x, w, b), first);
                 var choice = Assert.Single(DenseKernels.Choices);
-                Assert.Equal((256L, 96L, 80L, true, threads), (choice.RowBucket, choice.InFeatures, choice.OutFeatures, choice.HasBias, choice.Threads));
+                Assert.Equal((256L, 96L, 80L, true, false, threads), (choice.RowBucket, choice.InFeatures, choice.OutFeatures, choice.HasBias, choice.Gelu, choice.Threads));
                 Assert.True(choice.TorchMilliseconds > 0 && choice.OneDnnMilliseconds > 0);
                 Assert.Equal(choice.OneDnnMilliseconds < choice.TorchMilliseconds ? DenseKernel.OneDnn : DenseKernel.Torch, choice.Kernel);
                 var chosenResult = choice.Kernel == DenseKernel.OneDnn ? DenseKernels.OneDnn(x, w, b) : nn.functional.linear(x, w, b);
@@ -166,7 +195,7 @@ public class DenseKernelTests
             DenseKernels.ResetChoices();
             try
             {
-                DenseKernels.SetChoice(400, 256, 192, hasBias: true, get_num_threads(), chosen);
+                DenseKernels.SetChoice(400, 256, 192, hasBias: true, gelu: false, get_num_threads(), chosen);
                 for (int i = 0; i < 3; i++)
                     Assert.True(Same(Dense.Linear(x, w, b), chosen == DenseKernel.OneDnn ? oneDnnResult : torchResult));
             }
