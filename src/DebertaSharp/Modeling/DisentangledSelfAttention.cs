@@ -255,10 +255,10 @@ public sealed class DisentangledSelfAttention : nn.Module
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
         // Shifted: c2p columns by descending distance r = Lq−1 … −(Lk−1), p2c columns by ascending distance −(Lk−1) … Lq−1.
         var c2pScores = keys is null ? null
-            : q.matmul((shifted ? keys.index_select(1, relative.DistanceIndex!.flip(0)) : keys).transpose(-1, -2));   // [B, heads, Lq, W or R]
+            : ScoresAgainst(q, shifted ? keys.index_select(1, relative.DistanceIndex!.flip(0)) : keys);         // [B, heads, Lq, W or R]
         ForwardProfile.Mark("c2p scores");
         var p2cScores = queries is null ? null
-            : k.matmul((shifted ? queries.index_select(1, relative.DistanceIndex!) : queries).transpose(-1, -2));     // [B, heads, Lk, W or R]
+            : ScoresAgainst(k, shifted ? queries.index_select(1, relative.DistanceIndex!) : queries);           // [B, heads, Lk, W or R]
         ForwardProfile.Mark("p2c scores");
         Tensor bias;
         if (PositionBiasKernel.Applies(c2pScores, p2cScores, b * _heads * lq * lk))
@@ -282,6 +282,20 @@ public sealed class DisentangledSelfAttention : nn.Module
         }
         ForwardProfile.Mark("c2p, p2c into pairs, sum");
         return bias;
+    }
+
+    /// <summary>
+    /// Scores of <paramref name="x"/> [B, heads, L, d] against per-head rows <paramref name="rows"/> [heads, R, d]:
+    /// [B, heads, L, R], through <see cref="AttentionProducts"/> where it applies.
+    /// </summary>
+    private static Tensor ScoresAgainst(Tensor x, Tensor rows)
+    {
+        long b = x.shape[0], heads = x.shape[1], l = x.shape[2], d = x.shape[3];
+        var x3 = x.reshape(b * heads, l, d);
+        var r3 = rows.contiguous();
+        return AttentionProducts.Applies(x3, r3)
+            ? AttentionProducts.TimesTransposed(x3, r3).view(b, heads, l, rows.shape[1])
+            : x.matmul(rows.transpose(-1, -2));
     }
 
     private (Tensor Context, Tensor? Probabilities) FastAttention(Tensor q, Tensor k, Tensor v, AttentionContext context,
@@ -310,8 +324,10 @@ public sealed class DisentangledSelfAttention : nn.Module
         }
         long b = q.shape[0], lq = q.shape[2], lk = k.shape[2];
         var q3 = q.reshape(b * _heads, lq, _headSize);                                   // [B·heads, Lq, d]
-        var kT = k.reshape(b * _heads, lk, _headSize).transpose(1, 2);                    // [B·heads, d, Lk]
-        var scores = (bias is null ? q3.bmm(kT) : TensorOps.AddBatchedProduct(bias.reshape(b * _heads, lq, lk), q3, kT))
+        var bias3 = bias?.reshape(b * _heads, lq, lk);
+        var k3 = k.reshape(b * _heads, lk, _headSize);
+        var scores = (AttentionProducts.Applies(q3, k3, bias3) ? AttentionProducts.TimesTransposed(q3, k3, bias3)
+                : bias3 is null ? q3.bmm(k3.transpose(1, 2)) : TensorOps.AddBatchedProduct(bias3, q3, k3.transpose(1, 2)))
             .view(b, _heads, lq, lk);                                                     // [B, heads, Lq, Lk]
         ForwardProfile.Mark("q·kᵀ + bias");
         if (head_logits_proj is not null)
@@ -323,7 +339,11 @@ public sealed class DisentangledSelfAttention : nn.Module
         if (head_weights_proj is not null)
             probs = head_weights_proj.forward(probs.permute(0, 2, 3, 1)).permute(0, 3, 1, 2);
         ForwardProfile.Mark("mask + softmax");
-        var attendedValues = probs.matmul(v);
+        var probs3 = probs.reshape(b * _heads, lq, lk);
+        var v3 = v.reshape(b * _heads, lk, _headSize);
+        var attendedValues = AttentionProducts.Applies(probs3, v3)
+            ? AttentionProducts.Times(probs3, v3).view(b, _heads, lq, _headSize)
+            : probs.matmul(v);                                                            // [B, heads, Lq, d]
         ForwardProfile.Mark("probabilities · v");
         return (attendedValues, probs);
     }
@@ -341,8 +361,8 @@ public sealed class DisentangledSelfAttention : nn.Module
         {
             var (keys, queries) = RowProjections(relative);          // [heads, R, d] each
             ForwardProfile.Mark("relative-row projections");
-            if (keys is not null) byRowC2P = q.matmul(keys.transpose(-1, -2));          // [B, heads, Lq, R]
-            if (queries is not null) byRowP2C = k.matmul(queries.transpose(-1, -2));    // [B, heads, Lk, R]
+            if (keys is not null) byRowC2P = ScoresAgainst(q, keys);          // [B, heads, Lq, R]
+            if (queries is not null) byRowP2C = ScoresAgainst(k, queries);    // [B, heads, Lk, R]
             ForwardProfile.Mark("c2p, p2c scores by row (chunked)");
         }
         var additive = context.AdditiveMask;

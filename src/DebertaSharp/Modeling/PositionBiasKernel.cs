@@ -52,7 +52,7 @@ internal static class PositionBiasKernel
         fixed (int* d = distanceRows)
         {
             nint dp = (nint)d, op = Address(bias), cp = Address(c2p), pp = Address(p2c);
-            Run(b * heads * keyBlocks, task => GatheredBlock(task, keyBlocks, (int*)dp, (float*)op, (float*)cp, (float*)pp, rows, queries, start, count, keys));
+            KernelTasks.Run(b * heads * keyBlocks, task => GatheredBlock(task, keyBlocks, (int*)dp, (float*)op, (float*)cp, (float*)pp, rows, queries, start, count, keys));
         }
         GC.KeepAlive(c2p);
         GC.KeepAlive(p2c);
@@ -109,7 +109,7 @@ internal static class PositionBiasKernel
         var bias = empty([b, heads, queries, keys], dtype: ScalarType.Float32);
         nint op = Address(bias), cp = Address(c2p), pp = Address(p2c);
         long keyBlocks = (keys + KeyBlock - 1) / KeyBlock;
-        Run(b * heads * keyBlocks, task => ShiftedBlock(task, keyBlocks, (float*)op, (float*)cp, (float*)pp, width, queries, keys));
+        KernelTasks.Run(b * heads * keyBlocks, task => ShiftedBlock(task, keyBlocks, (float*)op, (float*)cp, (float*)pp, width, queries, keys));
         GC.KeepAlive(c2p);
         GC.KeepAlive(p2c);
         return bias;
@@ -141,16 +141,5 @@ internal static class PositionBiasKernel
                 for (int j = 0; j < n; j++, pAt += pStep) o[j] = *pAt;
             }
         }
-    }
-
-    private static void Run(long tasks, Action<long> body)
-    {
-        int threads = Math.Max(1, Math.Min(get_num_threads(), Environment.ProcessorCount));
-        if (threads == 1 || tasks == 1)
-        {
-            for (long t = 0; t < tasks; t++) body(t);
-            return;
-        }
-        Parallel.For(0L, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
     }
 }
