@@ -89,11 +89,6 @@ internal static class AttentionProducts
         return c;
     }
 
-    private static unsafe nint Address(Tensor t)
-    {
-        fixed (byte* p = t.bytes) return (nint)p;                         // native memory: valid while t lives
-    }
-
     /// <summary>
     /// B in column panels: [Gb, panels, K, Panel], panel p holding columns p·Panel … (p+1)·Panel − 1 for every k,
     /// zero past N. From [Gb, N, K] (<paramref name="transposed"/>: the product takes Bᵀ) or [Gb, K, N].
@@ -103,7 +98,7 @@ internal static class AttentionProducts
         int panel = Panel;
         long panels = (n + panel - 1) / panel;
         var packed = empty([groups, panels, k, panel], dtype: ScalarType.Float32);
-        nint src = Address(b), dst = Address(packed);
+        nint src = KernelTasks.Address(b), dst = KernelTasks.Address(packed);
         KernelTasks.Run(groups * panels, task => PackPanel(task, panels, (float*)src, (float*)dst, n, k, panel, transposed));
         GC.KeepAlive(b);
         return packed;
@@ -141,7 +136,7 @@ internal static class AttentionProducts
 
     private static unsafe void Multiply(Tensor a, Tensor packed, Tensor c, long groups, long bGroups, long m, long n, long k, bool accumulate)
     {
-        nint ap = Address(a), bp = Address(packed), cp = Address(c);
+        nint ap = KernelTasks.Address(a), bp = KernelTasks.Address(packed), cp = KernelTasks.Address(c);
         long rowBlocks = (m + RowBlock - 1) / RowBlock;
         int panel = (int)packed.shape[3];                                          // as Pack made them
         long panels = packed.shape[1];

@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace DebertaSharp.Modeling;
 
 /// <summary>
-/// Runs a managed kernel's independent tasks on torch's intra-op thread count (one place for every kernel).
+/// Runs a managed kernel's independent tasks on torch's intra-op thread count, and addresses its tensors (one place
+/// for every kernel).
 /// </summary>
 /// <remarks>
 /// Where libtorch's OpenMP runtime is GNU libgomp (the Linux builds), the tasks run on libgomp's own team, the threads
@@ -72,6 +73,16 @@ internal static unsafe class KernelTasks
             handle.Free();
         }
         work.Failure?.Throw();
+    }
+
+    /// <summary>
+    /// The address of contiguous <paramref name="t"/>'s first element (0 for <c>null</c>), for the kernels' pointers:
+    /// native memory, valid while <paramref name="t"/> lives.
+    /// </summary>
+    public static nint Address(Tensor? t)
+    {
+        if (t is null) return 0;
+        fixed (byte* p = t.bytes) return (nint)p;
     }
 
     // Every member of the team, the calling thread included, takes tasks until none is left.
