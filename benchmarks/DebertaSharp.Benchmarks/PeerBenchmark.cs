@@ -32,21 +32,24 @@ internal static class PeerBenchmark
         var kernels = new Option<bool>("--kernels") { Description = "Also time the layer's dense products alone, libtorch linear against oneDNN (interleaved), and DebertaSharp with libtorch linear forced against the chosen kernel." };
         var heap = new Option<NativeHeapPolicy>("--native-heap") { Description = "C-heap policy for the run (NativeHeap). Retain (default here): a one-layer forward then reuses its freed memory as every layer after the first does within a 12-layer forward, so per-layer ratios carry over; System: glibc untouched (the library's default), which makes the one-layer bundle fault its tensors in on every pass. Compare them in separate processes.", DefaultValueFactory = _ => NativeHeapPolicy.Retain };
         var biasKernel = new Option<bool>("--bias-kernel") { Description = "Also time DebertaSharp with the managed c2p + p2c bias pass (PositionBiasKernel) against libtorch's gathers and add, interleaved in one process." };
-        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap, biasKernel };
+        var noFreeze = new Option<bool>("--no-freeze") { Description = "Time DebertaSharp without FreezeForInference (by default the model is frozen, as ORT's session prepacks its weights at creation)." };
+        var freezeComparison = new Option<bool>("--freeze-comparison") { Description = "Also time DebertaSharp frozen (FreezeForInference: prepacked dense weights) against not frozen, interleaved in one process." };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap, biasKernel, noFreeze, freezeComparison };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
             DenseKernels.Kernel = parse.GetValue(kernel);
             NativeHeap.Apply(parse.GetValue(heap));
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
-                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile), parse.GetValue(biasKernel));
+                threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile), parse.GetValue(biasKernel),
+                !parse.GetValue(noFreeze), parse.GetValue(freezeComparison));
             return 0;
         });
         return cmd;
     }
 
     private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16, bool kernels,
-        bool profile, bool biasKernel)
+        bool profile, bool biasKernel, bool freeze, bool freezeComparison)
     {
         if (threadCounts.Count == 0 || threadCounts.Any(t => t < 1)) throw new DebertaSharpException("--threads needs positive counts, e.g. 1,2.");
         if (rounds < 1) throw new DebertaSharpException($"--rounds must be at least 1, got {rounds}.");
@@ -61,11 +64,12 @@ internal static class PeerBenchmark
                           $"sequential, inter-op 1, allow_spinning 0); load average at start {CpuInfo.LoadAverage()}.");
         Console.WriteLine($"Interleaved pairs (DebertaSharp, ORT) per row: {rounds} after one warm-up pair; ratio = median of per-pair ratios; float32; " +
                           $"dense kernel policy {DenseKernels.Kernel} (Auto's per-shape choices are listed below the table); " +
-                          $"native heap {NativeHeap.Describe()}.");
+                          $"native heap {NativeHeap.Describe()}; DebertaSharp {(freeze ? "frozen (FreezeForInference: dense weights prepacked)" : "not frozen (--no-freeze)")}.");
         Console.WriteLine();
 
         using var model = DebertaModel.FromPretrained(bundle);
         model.eval();
+        if (freeze) model.FreezeForInference();
         var sessions = threadCounts.Distinct().ToDictionary(t => t, t => OpenSession(onnxPath, t, t == threadCounts[0] ? optimizedPath : null));
         try
         {
@@ -110,6 +114,13 @@ internal static class PeerBenchmark
         }
         if (kernels) KernelComparison(bundle, model, shapes, threadCounts, rounds);
         if (biasKernel) BiasKernelComparison(bundle, model, shapes, threadCounts, rounds);
+        if (freezeComparison)
+        {
+            Console.WriteLine();
+            AlternatedForwards(bundle, model, shapes, threadCounts, rounds, "not frozen", "frozen",
+                frozen => { if (frozen) model.FreezeForInference(); else model.Unfreeze(); },
+                () => { if (freeze) model.FreezeForInference(); else model.Unfreeze(); });
+        }
         if (profile) Profile(bundle, model, shapes, threadCounts, rounds);
         if (bf16) Bf16AgainstFloat32(bundle, model, shapes, threadCounts, rounds);
         Console.WriteLine($"Load average at end {CpuInfo.LoadAverage()}.");

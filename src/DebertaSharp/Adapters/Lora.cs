@@ -47,6 +47,7 @@ public static class Lora
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         if (Adapted(model).Any()) throw new DebertaConfigurationException($"The {model.ArchitectureName} already has a LoRA adapter; merge or reload it first.");
+        model.Unfreeze();                                                          // adapters replace dense layers, and train
         var targets = TargetsOf(model, options);
         var keep = ModulesToSaveOf(model, options);
         var modules = model.named_modules().ToList();
@@ -169,6 +170,7 @@ public static class Lora
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.LoraOptions is null) throw new DebertaConfigurationException($"The {model.ArchitectureName} has no LoRA adapter to merge.");
+        model.Unfreeze();                                                          // merging writes the base weights
         foreach (var (name, module) in Adapted(model).ToList())
         {
             using (no_grad())

@@ -150,7 +150,51 @@ public abstract class DebertaPreTrainedModel : nn.Module
     /// Missing keys keep their initial values and are reported; unexpected and ignored keys are reported.
     /// </summary>
     /// <exception cref="CheckpointException">A tensor's shape differs from the parameter's (names the key and both shapes).</exception>
-    public LoadReport LoadWeights(CheckpointReader checkpoint) => LoadReport = WeightLoader.Load(this, checkpoint);
+    public LoadReport LoadWeights(CheckpointReader checkpoint)
+    {
+        Unfreeze();                                                                // the weights are about to change
+        return LoadReport = WeightLoader.Load(this, checkpoint);
+    }
+
+    /// <summary>
+    /// Freezes the weights for CPU inference, as ONNX Runtime does when it creates a session: switches to eval mode and
+    /// keeps a copy of every float32 CPU dense weight in oneDNN's blocked layout, which the dense layers then read
+    /// instead of having oneDNN reorder the weight on every call (deberta-v3-base at 8×128 on two Zen 5 cores: the
+    /// feed-forward output product 16.6 → 12.5 ms; on one core within ±5 %). Costs one more copy of the dense weights in memory.
+    /// </summary>
+    /// <remarks>
+    /// The copies are not updated when a weight changes: call <see cref="Unfreeze"/> before writing weights yourself.
+    /// Everything in this library that writes weights unfreezes first (<see cref="LoadWeights"/>, <c>train()</c>,
+    /// LoRA's <c>Apply</c> / <c>MergeAndUnload</c>); a parameter replaced by <c>to(dtype)</c> or <c>to(device)</c> has no
+    /// copy and is read as it is. Other CPUs than x86-64 and other dtypes have no copies (nothing changes).
+    /// </remarks>
+    /// <returns>How many dense weights were packed.</returns>
+    public int FreezeForInference()
+    {
+        eval();
+        int packed = FrozenWeights.Freeze(this);
+        IsFrozenForInference = packed > 0;
+        return packed;
+    }
+
+    /// <summary>Drops the packed weight copies of <see cref="FreezeForInference"/>; the dense layers read the weights again.</summary>
+    public void Unfreeze()
+    {
+        if (!IsFrozenForInference) return;
+        FrozenWeights.Thaw(this);
+        IsFrozenForInference = false;
+    }
+
+    /// <summary>Whether <see cref="FreezeForInference"/> packed this model's dense weights (and nothing has unfrozen it since).</summary>
+    public bool IsFrozenForInference { get; private set; }
+
+    /// <summary>Sets training or eval mode; training mode unfreezes the model first (<see cref="Unfreeze"/>): training changes the weights.</summary>
+    /// <param name="train">Training mode (<c>true</c>) or eval mode.</param>
+    public override void train(bool train = true)
+    {
+        if (train) Unfreeze();
+        base.train(train);
+    }
 
     /// <summary>
     /// Writes <c>config.json</c> and <c>model.safetensors</c> (HF layout, <c>__metadata__ {"format":"pt"}</c>) into

@@ -30,11 +30,12 @@ public enum DenseKernel
 /// <param name="OutFeatures">Output features (the weight's rows).</param>
 /// <param name="HasBias">Whether the layer adds a bias.</param>
 /// <param name="Gelu">Whether the exact GELU follows the product (fused into oneDNN's pass; a separate op after libtorch's).</param>
+/// <param name="Prepacked">Whether oneDNN read the weight prepacked (the model frozen by <see cref="DebertaPreTrainedModel.FreezeForInference"/>).</param>
 /// <param name="Threads">torch's intra-op thread count when measured.</param>
 /// <param name="Kernel">The kernel kept (<see cref="DenseKernel.Torch"/> or <see cref="DenseKernel.OneDnn"/>).</param>
 /// <param name="TorchMilliseconds">Best time of one libtorch <c>linear</c> call.</param>
 /// <param name="OneDnnMilliseconds">Best time of one oneDNN call (including the layout conversions of input and output).</param>
-public sealed record DenseKernelChoice(long RowBucket, long InFeatures, long OutFeatures, bool HasBias, bool Gelu, int Threads,
+public sealed record DenseKernelChoice(long RowBucket, long InFeatures, long OutFeatures, bool HasBias, bool Gelu, bool Prepacked, int Threads,
     DenseKernel Kernel, double TorchMilliseconds, double OneDnnMilliseconds);
 
 /// <summary>
@@ -90,8 +91,8 @@ public static class DenseKernels
     /// <summary>Records <paramref name="kernel"/> as the choice for a shape as if measured (tests).</summary>
     internal static void SetChoice(long rows, long inFeatures, long outFeatures, bool hasBias, bool gelu, int threads, DenseKernel kernel)
     {
-        var key = new Key(RowBucket(rows), inFeatures, outFeatures, hasBias, gelu, threads);
-        lock (MeasureGate) Chosen[key] = new DenseKernelChoice(key.RowBucket, inFeatures, outFeatures, hasBias, gelu, threads, kernel, double.NaN, double.NaN);
+        var key = new Key(RowBucket(rows), inFeatures, outFeatures, hasBias, gelu, false, threads);
+        lock (MeasureGate) Chosen[key] = new DenseKernelChoice(key.RowBucket, inFeatures, outFeatures, hasBias, gelu, false, threads, kernel, double.NaN, double.NaN);
     }
 
     /// <summary>A short description of the policy and the choices made, for benchmark reports.</summary>
@@ -101,7 +102,7 @@ public static class DenseKernels
         if (Kernel != DenseKernel.Auto) return $"dense kernel forced: {Kernel}";
         if (choices.Count == 0) return "dense kernel: Auto (no float32 CPU inference product measured yet)";
         var parts = choices.OrderBy(c => c.Threads).ThenBy(c => c.RowBucket).ThenBy(c => c.InFeatures).ThenBy(c => c.OutFeatures)
-            .Select(c => $"{c.RowBucket}×{c.InFeatures}→{c.OutFeatures}{(c.HasBias ? "" : " (no bias)")}{(c.Gelu ? " + gelu" : "")} {c.Threads}T: {c.Kernel} " +
+            .Select(c => $"{c.RowBucket}×{c.InFeatures}→{c.OutFeatures}{(c.HasBias ? "" : " (no bias)")}{(c.Gelu ? " + gelu" : "")}{(c.Prepacked ? " prepacked" : "")} {c.Threads}T: {c.Kernel} " +
                          $"(oneDNN/torch {c.OneDnnMilliseconds / c.TorchMilliseconds:F2})");
         return "dense kernel: Auto — " + string.Join("; ", parts);
     }
@@ -119,34 +120,36 @@ public static class DenseKernels
     /// </summary>
     internal static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, bool gelu = false)
     {
-        if (_kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias, gelu);
+        var packed = FrozenWeights.Of(weight);
+        if (_kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias, gelu, packed);
         int threads = get_num_threads();
-        var key = new Key(RowBucket(x.numel() / x.shape[^1]), weight.shape[1], weight.shape[0], bias is not null, gelu, threads);
+        var key = new Key(RowBucket(x.numel() / x.shape[^1]), weight.shape[1], weight.shape[0], bias is not null, gelu, packed is not null, threads);
         if (!Chosen.TryGetValue(key, out var choice))
         {
             lock (MeasureGate)
             {
                 if (!Chosen.TryGetValue(key, out choice))
                 {
-                    var (measured, result) = Measure(key, x, weight, bias);
+                    var (measured, result) = Measure(key, x, weight, packed, bias);
                     Chosen[key] = measured;
                     return result;
                 }
             }
         }
-        return Run(choice.Kernel, x, weight, bias, gelu);
+        return Run(choice.Kernel, x, weight, packed, bias, gelu);
     }
 
-    private static Tensor Run(DenseKernel kernel, Tensor x, Tensor weight, Tensor? bias, bool gelu)
+    // oneDNN reads the packed weight where the model is frozen; libtorch always the parameter.
+    private static Tensor Run(DenseKernel kernel, Tensor x, Tensor weight, Tensor? packed, Tensor? bias, bool gelu)
     {
-        if (kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias, gelu);
+        if (kernel == DenseKernel.OneDnn) return OneDnnChecked(x, weight, bias, gelu, packed);
         if (!gelu) return nn.functional.linear(x, weight, bias);
         using var product = nn.functional.linear(x, weight, bias);
         return nn.functional.gelu(product);
     }
 
     /// <summary>Times both kernels on the real operands (alternating, first of each untimed); returns the choice and the chosen kernel's result.</summary>
-    private static (DenseKernelChoice Choice, Tensor Result) Measure(Key key, Tensor x, Tensor weight, Tensor? bias)
+    private static (DenseKernelChoice Choice, Tensor Result) Measure(Key key, Tensor x, Tensor weight, Tensor? packed, Tensor? bias)
     {
         double torchBest = double.PositiveInfinity, oneDnnBest = double.PositiveInfinity;
         Tensor? torchResult = null, oneDnnResult = null;
@@ -155,7 +158,7 @@ public static class DenseKernels
             foreach (var kernel in new[] { DenseKernel.Torch, DenseKernel.OneDnn })
             {
                 long start = Stopwatch.GetTimestamp();
-                var result = Run(kernel, x, weight, bias, key.Gelu);
+                var result = Run(kernel, x, weight, packed, bias, key.Gelu);
                 double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 if (kernel == DenseKernel.Torch)
                 {
@@ -173,7 +176,7 @@ public static class DenseKernels
         }
         var chosen = oneDnnBest < torchBest ? DenseKernel.OneDnn : DenseKernel.Torch;
         (chosen == DenseKernel.OneDnn ? torchResult : oneDnnResult)!.Dispose();
-        return (new DenseKernelChoice(key.RowBucket, key.In, key.Out, key.HasBias, key.Gelu, key.Threads, chosen, torchBest, oneDnnBest),
+        return (new DenseKernelChoice(key.RowBucket, key.In, key.Out, key.HasBias, key.Gelu, key.Packed, key.Threads, chosen, torchBest, oneDnnBest),
                 chosen == DenseKernel.OneDnn ? oneDnnResult! : torchResult!);
     }
 
@@ -202,16 +205,16 @@ public static class DenseKernels
     }
 
     // The product itself, for callers that have checked the operands (Linear's callers through Applies).
-    private static Tensor OneDnnChecked(Tensor x, Tensor weight, Tensor? bias, bool gelu)
+    private static Tensor OneDnnChecked(Tensor x, Tensor weight, Tensor? bias, bool gelu, Tensor? packed = null)
     {
         using var scope = NewDisposeScope();
         long[] outShape = [.. x.shape[..^1], weight.shape[0]];
         var rows = x.reshape(-1, x.shape[^1]).contiguous();                        // [rows, in]
-        var y = OneDnnOps.Linear(rows, weight.contiguous(), bias?.contiguous(), gelu);   // [rows, out]
+        var y = OneDnnOps.Linear(rows, packed ?? weight.contiguous(), bias?.contiguous(), gelu);   // [rows, out]
         return y.reshape(outShape).MoveToOuterDisposeScope();
     }
 
     private static long RowBucket(long rows) => rows <= 1 ? 1 : 1L << (int)(64 - long.LeadingZeroCount(rows - 1));
 
-    private readonly record struct Key(long RowBucket, long In, long Out, bool HasBias, bool Gelu, int Threads);
+    private readonly record struct Key(long RowBucket, long In, long Out, bool HasBias, bool Gelu, bool Packed, int Threads);
 }

@@ -37,6 +37,8 @@ internal static class OneDnnOps
             return ops.mkldnn._linear_pointwise(x, w, b, "none", annotate(List[Optional[number]], []), "")
           def linear_gelu(self: __torch__.OneDnnOps, x: Tensor, w: Tensor, b: Optional[Tensor]) -> Tensor:
             return ops.mkldnn._linear_pointwise(x, w, b, "gelu", annotate(List[Optional[number]], []), "none")
+          def pack(self: __torch__.OneDnnOps, w: Tensor, rows: int) -> Tensor:
+            return ops.mkldnn._reorder_linear_weight(w, rows)
 
         """;
 
@@ -55,6 +57,19 @@ internal static class OneDnnOps
     /// </summary>
     public static Tensor Linear(Tensor rows, Tensor weight, Tensor? bias, bool gelu) =>
         (Tensor)Module.Value.invoke(gelu ? "linear_gelu" : "forward", rows, weight, bias);
+
+    /// <summary>
+    /// <paramref name="weight"/> [out, in] (contiguous float32 CPU) in the blocked layout oneDNN's inner product reads
+    /// (an oneDNN tensor), laid out for products of <see cref="PackRows"/> rows; <see cref="Linear"/> takes it in place of
+    /// the plain weight for any row count, without reordering it per call.
+    /// </summary>
+    public static Tensor Pack(Tensor weight) => (Tensor)Module.Value.invoke("pack", weight, PackRows);
+
+    /// <summary>
+    /// The row count packed weights are laid out for: one deberta-v3-base batch of 8×128 tokens. The layout (measured
+    /// with <c>ONEDNN_VERBOSE</c>: AB16b64a, brgemm) was the same kernel for 1 to 2048 rows on a Zen 5.
+    /// </summary>
+    public const long PackRows = 1024;
 
     /// <summary>
     /// The TorchScript archive: a zip with one folder holding the pickled module object (<c>data.pkl</c>), its class's
@@ -110,6 +125,7 @@ internal static class OneDnnOps
             module.invoke("forward", x, w, b);
             module.invoke("forward", x, w, null!);
             module.invoke("linear_gelu", x, w, b);
+            module.invoke("forward", x, (Tensor)module.invoke("pack", w, 2L), b);
         }
         return module;
     }

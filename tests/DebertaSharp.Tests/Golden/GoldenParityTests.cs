@@ -45,10 +45,20 @@ public class GoldenParityTests(ITestOutputHelper output)
         }
     }
 
-    private void CheckForward(string name, string mode, string label)
+    /// <summary>The same cases frozen for inference (prepacked dense weights, <see cref="DebertaPreTrainedModel.FreezeForInference"/>).</summary>
+    [Theory]
+    [MemberData(nameof(CasesAndModes))]
+    public void FrozenInferenceForwardMatchesReference(string name, string mode)
+    {
+        using var inference = inference_mode();
+        CheckForward(name, mode, label: $"{mode}, frozen, inference mode", freeze: true);
+    }
+
+    private void CheckForward(string name, string mode, string label, bool freeze = false)
     {
         var golden = new GoldenCase(name);
         using var model = AutoModel.FromPretrained(golden.Folder);
+        if (freeze) model.FreezeForInference();
         model.AttentionOptions = DebertaSharp.Tests.Modeling.FastAttentionTests.Options(mode);
         var inputs = golden.Inputs();
         var expected = golden.Expected();
