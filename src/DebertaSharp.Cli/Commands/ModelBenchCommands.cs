@@ -26,7 +26,8 @@ internal static class ModelBenchCommands
     {
         var shapes = new Option<string>("--shapes") { Description = "BATCHxLENGTH list.", DefaultValueFactory = _ => DefaultShapes };
         var pairs = new Option<int>("--pairs") { Description = "Timed (model, floor) pairs per shape; medians reported.", DefaultValueFactory = _ => 7 };
-        var cmd = new Command("model", "Forward latency against the GEMM floor of the reference algorithm, measured alternately (A B A B …) in one run.") { shapes, pairs };
+        var freeze = new Option<bool>("--freeze") { Description = "Freeze the model for inference first (FreezeForInference: float32 dense weights prepacked for oneDNN)." };
+        var cmd = new Command("model", "Forward latency against the GEMM floor of the reference algorithm, measured alternately (A B A B …) in one run.") { shapes, pairs, freeze };
         BenchSubject.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(() =>
         {
@@ -34,7 +35,9 @@ internal static class ModelBenchCommands
             int n = parse.GetValue(pairs);
             if (n < 1) throw new DebertaSharpException($"--pairs must be at least 1, got {n}.");
             using var model = subject.BuildEncoder();
-            Console.WriteLine($"# {subject.Description}: {BenchSubject.DTypeName(subject.DTypeValue)}, {subject.Options.Implementation} attention, {subject.Threads} threads, medians of {n} alternated pairs");
+            bool frozen = parse.GetValue(freeze) && model.FreezeForInference() > 0;
+            Console.WriteLine($"# {subject.Description}: {BenchSubject.DTypeName(subject.DTypeValue)}, {subject.Options.Implementation} attention, {subject.Threads} threads, " +
+                              $"{(frozen ? "frozen for inference, " : "")}medians of {n} alternated pairs");
             Console.WriteLine();
             PrintFloorHeader();
             foreach (var (b, l) in BenchSubject.ParseShapes(parse.GetValue(shapes)!))
