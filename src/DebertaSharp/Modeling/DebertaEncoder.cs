@@ -114,11 +114,15 @@ public sealed class DebertaEncoder : nn.Module
 
         Tensor rows;                                                                           // [R, H]
         Tensor? whole = null, fingerprint = null;
+        Tensor?[]? sources = null;
         if (InferenceCache.Applies(this))
         {
             whole = LayerNorm is null ? weight.alias() : LayerNorm.forward(weight);            // [2·max span, H]
             rows = whole.narrow(0, offset + first, count);
-            fingerprint = InferenceCache.Fingerprint(weight, LayerNorm?.weight, LayerNorm?.bias);
+            // The registered parameters (Embedding.weight wraps the tensor anew on every read; FrozenWeights knows parameters).
+            sources = [.. rel_embeddings!.parameters(), .. LayerNorm?.parameters() ?? []];
+            // Frozen for inference: the layers trust their kept projections without it (see InferenceCache).
+            if (FrozenWeights.Generation(sources) is null) fingerprint = InferenceCache.Fingerprint(sources);
         }
         else
         {
@@ -130,7 +134,7 @@ public sealed class DebertaEncoder : nn.Module
         var pairsByKey = pairs is null ? null : RelativeContext.KeyRowIndex(pairs, count);     // [1, 1, Lq·Lk] for p2c
         return new RelativeContext(path, rows.MoveToOuterDisposeScope(), pairs?.MoveToOuterDisposeScope(),
             distanceIndex.MoveToOuterDisposeScope(), span, queryLength, keyLength, pairsByKey?.MoveToOuterDisposeScope(),
-            whole?.MoveToOuterDisposeScope(), offset + first, fingerprint?.MoveToOuterDisposeScope());
+            whole?.MoveToOuterDisposeScope(), offset + first, fingerprint?.MoveToOuterDisposeScope(), sources);
     }
 
     /// <summary>

@@ -157,35 +157,36 @@ public abstract class DebertaPreTrainedModel : nn.Module
     }
 
     /// <summary>
-    /// Freezes the weights for CPU inference, as ONNX Runtime does when it creates a session: switches to eval mode and
-    /// keeps a copy of every float32 CPU dense weight in oneDNN's blocked layout, which the dense layers then read
-    /// instead of having oneDNN reorder the weight on every call (deberta-v3-base at 8×128 on two Zen 5 cores: the
-    /// feed-forward output product 16.6 → 12.5 ms; on one core within ±5 %). Costs one more copy of the dense weights in memory.
+    /// Freezes the weights for inference, as ONNX Runtime does when it creates a session: switches to eval mode, keeps
+    /// a copy of every float32 CPU dense weight in oneDNN's blocked layout, which the dense layers then read instead of
+    /// having oneDNN reorder the weight on every call (deberta-v3-base at 8×128 on two Zen 5 cores: the feed-forward
+    /// output product 16.6 → 12.5 ms; on one core within ±5 %), and lets the layers trust their kept projections of the
+    /// relative-position table without fingerprinting the weights on every pass. Costs one more copy of the dense
+    /// weights in memory.
     /// </summary>
     /// <remarks>
-    /// The copies are not updated when a weight changes: call <see cref="Unfreeze"/> before writing weights yourself.
-    /// Everything in this library that writes weights unfreezes first (<see cref="LoadWeights"/>, <c>train()</c>,
-    /// LoRA's <c>Apply</c> / <c>MergeAndUnload</c>); a parameter replaced by <c>to(dtype)</c> or <c>to(device)</c> has no
-    /// copy and is read as it is. Other CPUs than x86-64 and other dtypes have no copies (nothing changes).
+    /// The copies and kept projections are not updated when a weight changes: call <see cref="Unfreeze"/> before
+    /// writing weights yourself. Everything in this library that writes weights unfreezes first (<see cref="LoadWeights"/>,
+    /// <c>train()</c>, LoRA's <c>Apply</c> / <c>MergeAndUnload</c>); a parameter replaced by <c>to(dtype)</c> or
+    /// <c>to(device)</c> is no longer frozen and is read as it is. CPUs other than x86-64 and other dtypes get no packed copies.
     /// </remarks>
     /// <returns>How many dense weights were packed.</returns>
     public int FreezeForInference()
     {
         eval();
         int packed = FrozenWeights.Freeze(this);
-        IsFrozenForInference = packed > 0;
+        IsFrozenForInference = true;
         return packed;
     }
 
-    /// <summary>Drops the packed weight copies of <see cref="FreezeForInference"/>; the dense layers read the weights again.</summary>
+    /// <summary>Undoes <see cref="FreezeForInference"/>: drops the packed copies; the layers read and fingerprint the weights again.</summary>
     public void Unfreeze()
     {
-        if (!IsFrozenForInference) return;
         FrozenWeights.Thaw(this);
         IsFrozenForInference = false;
     }
 
-    /// <summary>Whether <see cref="FreezeForInference"/> packed this model's dense weights (and nothing has unfrozen it since).</summary>
+    /// <summary>Whether <see cref="FreezeForInference"/> froze this model (and nothing has unfrozen it since).</summary>
     public bool IsFrozenForInference { get; private set; }
 
     /// <summary>Sets training or eval mode; training mode unfreezes the model first (<see cref="Unfreeze"/>): training changes the weights.</summary>

@@ -179,11 +179,12 @@ public sealed class DisentangledSelfAttention : nn.Module
         {
             var keyProj = _c2p ? (_v1 ? pos_proj! : pos_key_proj ?? key_proj!) : null;
             var queryProj = _p2c ? (_v1 ? pos_q_proj! : pos_query_proj ?? query_proj!) : null;
-            var fingerprint = cat([relative.TableFingerprint!,
-                InferenceCache.Fingerprint([.. keyProj?.parameters() ?? [], .. queryProj?.parameters() ?? []])], 0);   // every parameter: a LoRA wrapper's too
+            Tensor[] projections = [.. keyProj?.parameters() ?? [], .. queryProj?.parameters() ?? []];   // every parameter: a LoRA wrapper's too
             var table = relative.Table!;                                                     // [2·span, H]
-            var kept = _positionProjections.GetOrBuild(fingerprint, () =>
-                [_c2p ? PositionKeys(table).contiguous() : empty(0), _p2c ? PositionQueries(table).contiguous() : empty(0)]);
+            var kept = _positionProjections.GetOrBuild(
+                () => cat([relative.TableFingerprint ?? InferenceCache.Fingerprint(relative.TableSources!), InferenceCache.Fingerprint(projections)], 0),
+                () => [_c2p ? PositionKeys(table).contiguous() : empty(0), _p2c ? PositionQueries(table).contiguous() : empty(0)],
+                FrozenWeights.Generation([.. relative.TableSources!, .. projections]));
             return (_c2p ? kept[0].narrow(1, first, count) : null, _p2c ? kept[1].narrow(1, first, count) : null);
         }
         _positionProjections.Clear();                                                        // training or autograd: drop what was kept

@@ -15,6 +15,7 @@ internal sealed class InferenceCache : IDisposable
     private readonly Lock _gate = new();
     private Tensor? _fingerprint;
     private Tensor[]? _values;
+    private long? _frozenGeneration;
 
     /// <summary>Whether a module in this state may use the cache: eval mode and no autograd (no_grad / inference_mode).</summary>
     public static bool Applies(nn.Module module) => !module.training && !is_grad_enabled();
@@ -45,22 +46,32 @@ internal sealed class InferenceCache : IDisposable
     }
 
     /// <summary>
-    /// The cached tensors when <paramref name="fingerprint"/> equals the one they were built for, else the result of
-    /// <paramref name="build"/> (computed now, kept). The returned tensors stay owned by the cache: do not dispose them.
+    /// The cached tensors when the fingerprint (<paramref name="fingerprint"/>, computed in the caller's scope when
+    /// needed) equals the one they were built for, else the result of <paramref name="build"/> (computed now, kept).
+    /// With <paramref name="frozenGeneration"/> (<see cref="FrozenWeights.Generation"/> of the sources: the model is
+    /// frozen for inference) the fingerprint is checked once per generation and then trusted, as the frozen weights
+    /// are. The returned tensors stay owned by the cache: do not dispose them.
     /// </summary>
-    public Tensor[] GetOrBuild(Tensor fingerprint, Func<Tensor[]> build)
+    public Tensor[] GetOrBuild(Func<Tensor> fingerprint, Func<Tensor[]> build, long? frozenGeneration = null)
     {
         lock (_gate)                                   // concurrent inference passes on one model build it once
         {
-            if (_values is not null && _fingerprint is not null && _fingerprint.device_type == fingerprint.device_type
-                && _fingerprint.device_index == fingerprint.device_index
-                && _fingerprint.shape.SequenceEqual(fingerprint.shape) && _fingerprint.eq(fingerprint).all().item<bool>())
+            if (_values is not null && frozenGeneration is not null && _frozenGeneration == frozenGeneration)
                 return _values;
+            var current = fingerprint();
+            if (_values is not null && _fingerprint is not null && _fingerprint.device_type == current.device_type
+                && _fingerprint.device_index == current.device_index
+                && _fingerprint.shape.SequenceEqual(current.shape) && _fingerprint.eq(current).all().item<bool>())
+            {
+                _frozenGeneration = frozenGeneration;
+                return _values;
+            }
             ClearUnlocked();
             var values = build();
             foreach (var v in values) v.DetachFromDisposeScope();
             _values = values;
-            _fingerprint = fingerprint.clone().DetachFromDisposeScope();
+            _fingerprint = current.clone().DetachFromDisposeScope();
+            _frozenGeneration = frozenGeneration;
             return values;
         }
     }
@@ -77,6 +88,7 @@ internal sealed class InferenceCache : IDisposable
         _values = null;
         _fingerprint?.Dispose();
         _fingerprint = null;
+        _frozenGeneration = null;
     }
 
     /// <inheritdoc/>

@@ -12,13 +12,14 @@ public sealed class RelativeContext : IDisposable
 {
     internal RelativeContext(AttentionPath layout, Tensor embeddings, Tensor? index, Tensor? distanceIndex,
         long span, long queryLength, long keyLength, Tensor? indexByKey = null, Tensor? table = null, long firstRow = 0,
-        Tensor? tableFingerprint = null)
+        Tensor? tableFingerprint = null, Tensor?[]? tableSources = null)
     {
         Layout = layout;
         Embeddings = embeddings;
         Table = table;
         FirstRow = firstRow;
         TableFingerprint = tableFingerprint;
+        TableSources = tableSources;
         Index = index;
         IndexByKey = indexByKey;
         DistanceIndex = distanceIndex;
@@ -39,8 +40,14 @@ public sealed class RelativeContext : IDisposable
     /// <summary>Row of <see cref="Table"/> where <see cref="Embeddings"/> starts.</summary>
     internal long FirstRow { get; }
 
-    /// <summary><see cref="InferenceCache.Fingerprint"/> of the parameters <see cref="Table"/> is computed from.</summary>
+    /// <summary>
+    /// <see cref="InferenceCache.Fingerprint"/> of <see cref="TableSources"/>; <c>null</c> when they are frozen for
+    /// inference (<see cref="FrozenWeights"/>), where layers fingerprint them only if their own parameters are not.
+    /// </summary>
     internal Tensor? TableFingerprint { get; }
+
+    /// <summary>The parameters <see cref="Table"/> is computed from (the relative embeddings, their LayerNorm); not owned.</summary>
+    internal Tensor?[]? TableSources { get; }
 
     /// <summary>
     /// Relative-embedding rows in use, [R, hidden]: the whole table (R = 2·span) for the reference implementation,
@@ -115,7 +122,7 @@ public sealed class RelativeContext : IDisposable
         new(Layout, tensors[0]!, tensors[1], tensors[2], Span, QueryLength, KeyLength, tensors[3]);       // no Table: recomputation is training
 
     /// <summary>Whether the pass may reuse layers' projections of <see cref="Table"/>.</summary>
-    internal bool CachesProjections => Table is not null && TableFingerprint is not null;
+    internal bool CachesProjections => Table is not null && TableSources is not null;
 
     /// <inheritdoc/>
     public void Dispose()

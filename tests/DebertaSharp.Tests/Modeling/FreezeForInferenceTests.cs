@@ -122,6 +122,25 @@ public class FreezeForInferenceTests
     }
 
     [Fact]
+    public void WhileFrozenTheKeptProjectionsAreTrustedAndUnfreezeChecksThemAgain()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Model();
+        var ids = randint(5, 128, [1, 10], dtype: ScalarType.Int64, generator: new Generator(10));
+        using (no_grad())                                                              // position terms large enough to see
+            foreach (var (name, p) in model.named_parameters())
+                if (name.Contains("query_proj.weight") || name.Contains("key_proj.weight")) p.mul_(20);
+        model.FreezeForInference();
+        var frozen = Logits(model, ids);                                               // builds the kept projections
+        var rel = model.Deberta.Encoder.named_parameters().First(p => p.name.Contains("rel_embeddings")).parameter;
+        using (no_grad()) rel.add_(randn(rel.shape, generator: new Generator(11)));       // written in place while frozen: not looked at
+        AssertClose(frozen, Logits(model, ids));                                        // the kept projections were not rebuilt
+        model.Unfreeze();                                                              // fingerprinted again: the change shows
+        float moved = (frozen - Logits(model, ids)).abs().max().item<float>();
+        Assert.True(moved > 1e-4, $"the rebuilt projections moved the logits by only {moved:E3}");
+    }
+
+    [Fact]
     public void FrozenForwardsLeaveNoLiveTensors()
     {
         using var model = Model();
