@@ -33,8 +33,9 @@ internal static class PeerBenchmark
         var heap = new Option<NativeHeapPolicy>("--native-heap") { Description = "C-heap policy for the run (NativeHeap). Retain (default here): a one-layer forward then reuses its freed memory as every layer after the first does within a 12-layer forward, so per-layer ratios carry over; System: glibc untouched (the library's default), which makes the one-layer bundle fault its tensors in on every pass. Compare them in separate processes.", DefaultValueFactory = _ => NativeHeapPolicy.Retain };
         var biasKernel = new Option<bool>("--bias-kernel") { Description = "Also time DebertaSharp with the managed c2p + p2c bias pass (PositionBiasKernel) against libtorch's gathers and add, interleaved in one process." };
         var noFreeze = new Option<bool>("--no-freeze") { Description = "Time DebertaSharp without FreezeForInference (by default the model is frozen, as ORT's session prepacks its weights at creation)." };
+        var noOrtArena = new Option<bool>("--no-ort-arena") { Description = "Run ORT without its CPU memory arena (EnableCpuMemArena = false). Its arena shares the C heap with libtorch's tensors: at 1×2048 some processes then ran DebertaSharp's chunked forward ~2× slower; without it DebertaSharp never did, and ORT itself is slower." };
         var freezeComparison = new Option<bool>("--freeze-comparison") { Description = "Also time DebertaSharp frozen (FreezeForInference: prepacked dense weights) against not frozen, interleaved in one process." };
-        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap, biasKernel, noFreeze, freezeComparison };
+        var cmd = new Command("peer", "DebertaSharp vs ONNX Runtime on HF's ONNX export, interleaved, with parity checks.") { bundle, shapes, threads, rounds, optimized, bf16, kernel, kernels, profile, heap, biasKernel, noFreeze, freezeComparison, noOrtArena };
         cmd.SetAction(parse =>
         {
             var threadCounts = parse.GetValue(threads)!.Split(',').Select(int.Parse).ToList();
@@ -42,14 +43,14 @@ internal static class PeerBenchmark
             NativeHeap.Apply(parse.GetValue(heap));
             Run(parse.GetValue(bundle)!.FullName, DebertaSharp.Cli.Commands.BenchSubject.ParseShapes(parse.GetValue(shapes)!),
                 threadCounts, parse.GetValue(rounds), parse.GetValue(optimized)?.FullName, parse.GetValue(bf16), parse.GetValue(kernels), parse.GetValue(profile), parse.GetValue(biasKernel),
-                !parse.GetValue(noFreeze), parse.GetValue(freezeComparison));
+                !parse.GetValue(noFreeze), parse.GetValue(freezeComparison), !parse.GetValue(noOrtArena));
             return 0;
         });
         return cmd;
     }
 
     private static void Run(string bundle, List<(long Batch, long Length)> shapes, List<int> threadCounts, int rounds, string? optimizedPath, bool bf16, bool kernels,
-        bool profile, bool biasKernel, bool freeze, bool freezeComparison)
+        bool profile, bool biasKernel, bool freeze, bool freezeComparison, bool ortArena)
     {
         if (threadCounts.Count == 0 || threadCounts.Any(t => t < 1)) throw new DebertaSharpException("--threads needs positive counts, e.g. 1,2.");
         if (rounds < 1) throw new DebertaSharpException($"--rounds must be at least 1, got {rounds}.");
@@ -61,7 +62,7 @@ internal static class PeerBenchmark
         Console.WriteLine();
         Console.WriteLine($"CPU: {CpuInfo.Describe()}");
         Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version}, ONNX Runtime {typeof(InferenceSession).Assembly.GetName().Version} (CPU EP, ORT_ENABLE_ALL, " +
-                          $"sequential, inter-op 1, allow_spinning 0); load average at start {CpuInfo.LoadAverage()}.");
+                          $"sequential, inter-op 1, allow_spinning 0, memory arena {(ortArena ? "on" : "off")}); load average at start {CpuInfo.LoadAverage()}.");
         Console.WriteLine($"Interleaved pairs (DebertaSharp, ORT) per row: {rounds} after one warm-up pair; ratio = median of per-pair ratios; float32; " +
                           $"dense kernel policy {DenseKernels.Kernel} (Auto's per-shape choices are listed below the table); " +
                           $"native heap {NativeHeap.Describe()}; DebertaSharp {(freeze ? "frozen (FreezeForInference: dense weights prepacked)" : "not frozen (--no-freeze)")}.");
@@ -70,7 +71,7 @@ internal static class PeerBenchmark
         using var model = DebertaModel.FromPretrained(bundle);
         model.eval();
         if (freeze) model.FreezeForInference();
-        var sessions = threadCounts.Distinct().ToDictionary(t => t, t => OpenSession(onnxPath, t, t == threadCounts[0] ? optimizedPath : null));
+        var sessions = threadCounts.Distinct().ToDictionary(t => t, t => OpenSession(onnxPath, t, t == threadCounts[0] ? optimizedPath : null, ortArena));
         try
         {
             Console.WriteLine("| shape | threads | DebertaSharp (ms) | ORT (ms) | DebertaSharp / ORT | max abs diff DS vs ref | ORT vs ref | reference | DebertaSharp first forward (ms) |");
@@ -283,14 +284,14 @@ internal static class PeerBenchmark
         AlternatedForwards(bundle, model, shapes, threadCounts, rounds, "libtorch bias", "managed bias pass",
             managed => PositionBiasKernel.Enabled = managed, () => PositionBiasKernel.Enabled = true);
 
-    private static InferenceSession OpenSession(string path, int threads, string? optimizedPath)
+    private static InferenceSession OpenSession(string path, int threads, string? optimizedPath, bool ortArena)
     {
         using var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             IntraOpNumThreads = threads,
             InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, EnableCpuMemArena = ortArena,
         };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");     // no busy-waiting between interleaved runs
         if (optimizedPath is not null) options.OptimizedModelFilePath = optimizedPath;
