@@ -37,6 +37,24 @@ public partial class ReadmeFeatureExampleTests
         Assert.True(ranked[0].Score >= ranked[1].Score);
     }
 
+    [Fact]
+    public void FreezeForInferenceSnippetRuns()
+    {
+        Assert.Contains("model.FreezeForInference();", File.ReadAllText(Path.Combine(Root, "README.md")));
+        using var model = DebertaSharp.Modeling.DebertaModel.FromPretrained(Sample("tiny-sentiment"));
+        using var ids = TorchSharp.torch.tensor(new long[] { 1, 17, 29, 2 }).unsqueeze(0);
+        using var mask = TorchSharp.torch.ones_like(ids);
+        model.FreezeForInference();
+        Assert.True(model.IsFrozenForInference);
+        using (TorchSharp.torch.inference_mode())
+        {
+            using var output = model.Forward(new DebertaSharp.Modeling.DebertaInputs(ids) { AttentionMask = mask });
+            Assert.Equal([1L, 4L, model.Config.HiddenSize], output.LastHiddenState.shape);
+        }
+        model.Unfreeze();
+        Assert.False(model.IsFrozenForInference);
+    }
+
     [GeneratedRegex("^dotnet run --project src/DebertaSharp.Cli -- ((?:embed|rerank) .*)$", RegexOptions.Multiline)]
     private static partial Regex CliLine();
 
