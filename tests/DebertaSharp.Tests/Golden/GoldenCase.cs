@@ -73,6 +73,13 @@ public static class Parity
         return results;
     }
 
+    /// <summary>Fails unless <paramref name="actual"/> is within the parity tolerance of <paramref name="expected"/> (<see cref="Compare"/>).</summary>
+    public static void AssertClose(Tensor actual, Tensor expected, string what = "tensor")
+    {
+        var (diff, limit) = Compare(actual, expected);
+        if (!(diff <= limit)) throw new Xunit.Sdk.XunitException($"{what}: max|Δ| {diff:E3} > {limit:E3}");
+    }
+
     public static (double MaxDiff, double Limit) Compare(Tensor actual, Tensor expected, Tensor? rowMask = null, int rowDim = 1)
     {
         using var scope = NewDisposeScope();

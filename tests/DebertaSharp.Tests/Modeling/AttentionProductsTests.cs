@@ -13,13 +13,7 @@ namespace DebertaSharp.Tests.Modeling;
 /// </summary>
 public class AttentionProductsTests
 {
-    private static void AssertClose(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        double limit = Parity.RelativeTolerance * Math.Max(1, expected.abs().max().item<float>());
-        double diff = (expected - actual).abs().max().item<float>();
-        Assert.True(diff <= limit, $"max|Δ| {diff:E3} > {limit:E3}");
-    }
+    private static void AssertClose(Tensor expected, Tensor actual) => Parity.AssertClose(actual, expected);
 
     public static TheoryData<int, int> WidthsAndThreads()
     {

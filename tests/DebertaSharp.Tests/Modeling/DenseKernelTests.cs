@@ -23,13 +23,7 @@ public class DenseKernelTests
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
-    private static void AssertClose(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        double limit = Parity.RelativeTolerance * Math.Max(1, expected.abs().max().item<float>());
-        double diff = (expected - actual).abs().max().item<float>();
-        Assert.True(diff <= limit, $"max|Δ| {diff:E3} > {limit:E3}");
-    }
+    private static void AssertClose(Tensor expected, Tensor actual) => Parity.AssertClose(actual, expected);
 
     [Theory]
     [InlineData(new long[] { 5, 768 }, 768L, true)]

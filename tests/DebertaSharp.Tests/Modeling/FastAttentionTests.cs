@@ -72,11 +72,7 @@ public class FastAttentionTests
         return (ids, mask);
     }
 
-    private static void AssertClose(Tensor actual, Tensor expected, string what)
-    {
-        var (diff, limit) = Parity.Compare(actual, expected);
-        Assert.True(diff <= limit, $"{what}: max|Δ| {diff:E3} > {limit:E3}");
-    }
+    private static void AssertClose(Tensor actual, Tensor expected, string what) => Parity.AssertClose(actual, expected, what);
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -30,11 +30,7 @@ public class InferenceCacheTests
         return output.LastHiddenState.detach().clone();
     }
 
-    private static void AssertClose(Tensor actual, Tensor expected, string what)
-    {
-        var (diff, limit) = Parity.Compare(actual, expected);
-        Assert.True(diff <= limit, $"{what}: max|Δ| {diff:E3} > {limit:E3}");
-    }
+    private static void AssertClose(Tensor actual, Tensor expected, string what) => Parity.AssertClose(actual, expected, what);
 
     [Theory]
     [InlineData(V3, 20, "encoder.layer.1.attention.self.key_proj.weight")]
