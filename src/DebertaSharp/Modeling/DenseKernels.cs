@@ -34,7 +34,7 @@ public enum DenseKernel
 /// <param name="Threads">torch's intra-op thread count when measured.</param>
 /// <param name="Kernel">The kernel kept (<see cref="DenseKernel.Torch"/> or <see cref="DenseKernel.OneDnn"/>).</param>
 /// <param name="TorchMilliseconds">Best time of one libtorch <c>linear</c> call.</param>
-/// <param name="OneDnnMilliseconds">Best time of one oneDNN call (including the layout conversions of input and output).</param>
+/// <param name="OneDnnMilliseconds">Best time of one oneDNN call (with the fused GELU where <paramref name="Gelu"/>).</param>
 public sealed record DenseKernelChoice(long RowBucket, long InFeatures, long OutFeatures, bool HasBias, bool Gelu, bool Prepacked, int Threads,
     DenseKernel Kernel, double TorchMilliseconds, double OneDnnMilliseconds);
 
