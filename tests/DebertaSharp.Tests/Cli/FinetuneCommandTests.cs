@@ -117,7 +117,7 @@ public class FinetuneCommandTests
             {
                 string label = entry!["label"]!.GetValue<string>();
                 int id = model.Config.Label2Id[label];
-                Assert.Equal(probs[id], entry["score"]!.GetValue<float>(), 5);
+                Assert.Equal(probs[id], entry["score"]!.GetValue<float>(), 1e-5);
             }
             Assert.Contains(scores[0]!["label"]!.GetValue<string>(), new[] { "granted", "disclaimed" });
         }

@@ -52,7 +52,7 @@ public class FillMaskPipelineTests
         Assert.Equal(expected[0].Select(p => (int)p.Id), mask.Predictions.Select(p => p.TokenId));
         for (int j = 0; j < 7; j++)
         {
-            Assert.Equal(expected[0][j].Score, mask.Predictions[j].Score, 5);
+            Assert.Equal(expected[0][j].Score, mask.Predictions[j].Score, 1e-5);
         }
     }
 
@@ -73,7 +73,7 @@ public class FillMaskPipelineTests
             Assert.Equal(emd[m].Select(p => (int)p.Id), masks[m].Predictions.Select(p => p.TokenId));
             for (int j = 0; j < 5; j++)
             {
-                Assert.Equal(emd[m][j].Score, masks[m].Predictions[j].Score, 5);
+                Assert.Equal(emd[m][j].Score, masks[m].Predictions[j].Score, 1e-5);
             }
         }
 
@@ -120,7 +120,7 @@ public class FillMaskPipelineTests
             Assert.Equal(single[0].Predictions.Select(p => p.TokenId), batched[i][0].Predictions.Select(p => p.TokenId));
             for (int j = 0; j < single[0].Predictions.Count; j++)
             {
-                Assert.Equal(single[0].Predictions[j].Score, batched[i][0].Predictions[j].Score, 5);
+                Assert.Equal(single[0].Predictions[j].Score, batched[i][0].Predictions[j].Score, 1e-5);
             }
         }
     }

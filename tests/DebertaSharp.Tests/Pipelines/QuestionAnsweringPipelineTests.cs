@@ -58,7 +58,7 @@ public class QuestionAnsweringPipelineTests
         for (int i = 0; i < 3; i++)
         {
             Assert.Equal((expected[i].Start, expected[i].End), (answers[i].Start, answers[i].End));
-            Assert.Equal(expected[i].Score, answers[i].Score, 5);
+            Assert.Equal(expected[i].Score, answers[i].Score, 1e-5);
             Assert.Equal(Context[answers[i].Start..answers[i].End], answers[i].Answer);
         }
     }
@@ -135,7 +135,7 @@ public class QuestionAnsweringPipelineTests
         {
             var single = qa.Answer(questions[i], i < 2 ? Context : "Use, copy, modify.", options);
             Assert.Equal(single.Select(a => (a.Start, a.End)), batched[i].Select(a => (a.Start, a.End)));
-            Assert.Equal(single[0].Score, batched[i][0].Score, 5);
+            Assert.Equal(single[0].Score, batched[i][0].Score, 1e-5);
         }
     }
 

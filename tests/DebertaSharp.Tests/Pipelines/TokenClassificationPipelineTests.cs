@@ -35,7 +35,7 @@ public class TokenClassificationPipelineTests
             int t = x.TokenIndex!.Value - 1;
             int best = Direct.ArgMax(scores[t]);
             Assert.Equal(TaskModels.NerLabels[best], x.Entity);
-            Assert.Equal(scores[t][best], x.Score, 5);
+            Assert.Equal(scores[t][best], x.Score, 1e-5);
             Assert.Equal(Text[x.Start..x.End], x.Word);
             Assert.Equal(e.Tokens[t + 1].TrimStart('▁'), x.Word);
         }
@@ -108,7 +108,7 @@ public class TokenClassificationPipelineTests
         {
             var (label, score, start, end) = expected[i];
             Assert.Equal(label, actual[i].Entity);
-            Assert.Equal(score, actual[i].Score, 5);
+            Assert.Equal(score, actual[i].Score, 1e-5);
             Assert.Equal((start, end), (actual[i].Start, actual[i].End));
             Assert.Equal(Text[start..end], actual[i].Word);
             Assert.Null(actual[i].TokenIndex);
@@ -180,7 +180,7 @@ public class TokenClassificationPipelineTests
             float[] logits = DirectIds.Run(ner.Model, ids, new int[ids.Count])[0];
             double[] s = Direct.Softmax(logits.AsSpan((t - w + 1) * 5, 5).ToArray());
             Assert.Equal(TaskModels.NerLabels[Direct.ArgMax(s)], x.Entity);
-            Assert.Equal(s.Max(), x.Score, 5);
+            Assert.Equal(s.Max(), x.Score, 1e-5);
             Assert.Equal(text[x.Start..x.End], x.Word);
         }
     }

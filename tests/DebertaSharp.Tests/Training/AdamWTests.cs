@@ -107,7 +107,7 @@ public class AdamWTests
         adamw.Step();
         // Step 1 by hand: decay 1·(1 − 0.01·0.5) = 0.995; m = 0.2, v = 0.004; m̂ = 2, √v̂ = 2 → update 0.01·2/(2 + 1e-6).
         double expected = 0.995 - 0.01 * 2 / (2 + 1e-6);
-        Assert.Equal(expected, p[0].item<float>(), 6);
+        Assert.Equal(expected, p[0].item<float>(), 1e-6);
     }
 
     [Fact]

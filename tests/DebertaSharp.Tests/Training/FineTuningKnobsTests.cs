@@ -76,8 +76,8 @@ public class FineTuningKnobsTests
         for (int i = 0; i < 3; i++)
         {
             double step = g[i] / (Math.Abs(g[i]) + 1e-6);
-            Assert.Equal(-0.1 * step, a[i].item<float>(), 6);
-            Assert.Equal(-0.025 * step, b[i].item<float>(), 6);
+            Assert.Equal(-0.1 * step, a[i].item<float>(), 1e-6);
+            Assert.Equal(-0.025 * step, b[i].item<float>(), 1e-6);
         }
     }
 
@@ -111,11 +111,11 @@ public class FineTuningKnobsTests
         {
             using Tensor? wt = w is null ? null : tensor(w.Select(v => (float)v).ToArray());
             using Tensor loss = WeightedCrossEntropy.Loss(x, y, wt, eps);
-            Assert.Equal(ReferenceLoss(logits, labels, w, eps), loss.item<float>(), 5);
+            Assert.Equal(ReferenceLoss(logits, labels, w, eps), loss.item<float>(), 1e-5);
         }
 
         // Plain: the same as the head's own loss (torch's cross-entropy, HF-golden elsewhere).
-        Assert.Equal(nn.functional.cross_entropy(x, y, ignore_index: -100).item<float>(), WeightedCrossEntropy.Loss(x, y, null, 0).item<float>(), 6);
+        Assert.Equal(nn.functional.cross_entropy(x, y, ignore_index: -100).item<float>(), WeightedCrossEntropy.Loss(x, y, null, 0).item<float>(), 1e-6);
     }
 
     [Fact]
@@ -148,7 +148,7 @@ public class FineTuningKnobsTests
         };
         var result = new Trainer(model, train, null, options).Train();
         double expected = ReferenceLoss(logits, [.. train.ClassIndices], weights, 0.1);
-        Assert.Equal(expected, result.LogHistory[0].Values["loss"], 5);
+        Assert.Equal(expected, result.LogHistory[0].Values["loss"], 1e-5);
 
         Assert.Contains("3 class weights", Assert.Throws<TrainingException>(() => new Trainer(model, train, null, options with { ClassWeights = [1, 2, 3] })).Message);
         Assert.Contains("Label smoothing", Assert.Throws<TrainingException>(() => new Trainer(model, train, null, options with { LabelSmoothing = 1 })).Message);
