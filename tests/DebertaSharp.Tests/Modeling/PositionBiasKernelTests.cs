@@ -78,4 +78,60 @@ public class PositionBiasKernelTests
         // c2p[i, j] = c2pByDistance[i, j − i + 1], p2c[i, j] = p2cByDistance[j, i − j + 1]
         Assert.Equal(new float[] { 200 + 2, 1000 + 3, 300 + 10, 2000 + 20 }, shifted.data<float>().ToArray());
     }
+
+    // More keys than one run of the kernel (512) and not a multiple of its eight-key step, a chunk of query rows that
+    // starts inside the sequence, one and two threads, each score tensor alone and both: against the formulas, summed
+    // here element by element.
+    [Theory]
+    [InlineData(1, true, true)]
+    [InlineData(2, true, true)]
+    [InlineData(1, true, false)]
+    [InlineData(1, false, true)]
+    public void LongRowsMatchTheFormulas(int threads, bool withC2P, bool withP2C)
+    {
+        const int heads = 2, queries = 40, keys = 1100, rows = 50, start = 3, count = 29;
+        int before = get_num_threads();
+        try
+        {
+            set_num_threads(threads);
+            using var _ = no_grad();
+            var random = new Random(7);
+            var distanceRows = Enumerable.Range(0, queries + keys - 1).Select(_ => random.Next(rows)).ToArray();
+            using var c2p = randn(1, heads, queries, rows);
+            using var p2c = randn(1, heads, keys, rows);
+            float[] c = c2p.data<float>().ToArray(), p = p2c.data<float>().ToArray();
+            using var gathered = PositionBiasKernel.Gathered(withC2P ? c2p : null, withP2C ? p2c : null, distanceRows, start, count, keys);
+            Assert.Equal(new long[] { 1, heads, count, keys }, gathered.shape);
+            var g = gathered.data<float>().ToArray();
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < count; i++)
+                    for (int j = 0; j < keys; j++)
+                    {
+                        int q = start + i, r = distanceRows[q - j + keys - 1];
+                        float expected = (withP2C ? p[(h * keys + j) * rows + r] : 0) + (withC2P ? c[(h * queries + q) * rows + r] : 0);
+                        if (g[(h * count + i) * keys + j] != expected)
+                            Assert.Fail($"gathered [{h}, {i}, {j}]: {g[(h * count + i) * keys + j]}, expected {expected}");
+                    }
+
+            const int width = queries + keys - 1;
+            using var c2pByDistance = randn(1, heads, queries, width);
+            using var p2cByDistance = randn(1, heads, keys, width);
+            float[] cd = c2pByDistance.data<float>().ToArray(), pd = p2cByDistance.data<float>().ToArray();
+            using var shifted = PositionBiasKernel.Shifted(withC2P ? c2pByDistance : null, withP2C ? p2cByDistance : null, queries, keys);
+            var sh = shifted.data<float>().ToArray();
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < queries; i++)
+                    for (int j = 0; j < keys; j++)
+                    {
+                        float expected = (withP2C ? pd[(h * keys + j) * width + i - j + keys - 1] : 0)
+                                         + (withC2P ? cd[(h * queries + i) * width + j - i + queries - 1] : 0);
+                        if (sh[(h * queries + i) * keys + j] != expected)
+                            Assert.Fail($"shifted [{h}, {i}, {j}]: {sh[(h * queries + i) * keys + j]}, expected {expected}");
+                    }
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
 }
