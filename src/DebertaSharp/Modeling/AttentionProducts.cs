@@ -104,6 +104,9 @@ internal static class AttentionProducts
         return packed;
     }
 
+    // The panel's columns are B's rows (transposed) or a run of each row of B. Both ways the panel is written in order;
+    // the transposed case moves 8 × 8 tiles through registers (a scalar loop took 0.8 ms of the 2.2 ms q·kᵀ at
+    // 96 × 128 × 128 × 64, Xeon family 6 model 207, one thread).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackPanel(long task, long panels, float* src, float* dst, long n, long k, int panel, bool transposed)
     {
@@ -114,11 +117,20 @@ internal static class AttentionProducts
         if (transposed)
         {
             // src [N, K]: column j of the panel is row j0 + j of B.
-            for (long kk = 0; kk < k; kk++, o += panel)
+            int fullColumns = Avx.IsSupported ? width & ~7 : 0;
+            long fullK = Avx.IsSupported ? k & ~7L : 0;
+            for (int j = 0; j < fullColumns; j += 8)
             {
-                int j = 0;
-                for (; j < width; j++) o[j] = s[(j0 + j) * k + kk];
-                for (; j < panel; j++) o[j] = 0;
+                float* rows = s + (j0 + j) * k;
+                for (long kk = 0; kk < fullK; kk += 8)
+                    Transpose8(rows + kk, k, o + kk * panel + j, panel);
+            }
+            for (long kk = 0; kk < k; kk++)
+            {
+                float* line = o + kk * panel;
+                int j = kk < fullK ? fullColumns : 0;
+                for (; j < width; j++) line[j] = s[(j0 + j) * k + kk];
+                for (; j < panel; j++) line[j] = 0;
             }
         }
         else
@@ -126,12 +138,36 @@ internal static class AttentionProducts
             // src [K, N]: the panel's row kk is columns j0 … j0 + width of B's row kk.
             for (long kk = 0; kk < k; kk++, o += panel)
             {
-                float* row = s + kk * n + j0;
-                int j = 0;
-                for (; j < width; j++) o[j] = row[j];
-                for (; j < panel; j++) o[j] = 0;
+                new ReadOnlySpan<float>(s + kk * n + j0, width).CopyTo(new Span<float>(o, width));
+                if (width < panel) new Span<float>(o + width, panel - width).Clear();
             }
         }
+    }
+
+    // to[t·toStride + r] = from[r·fromStride + t] for r, t < 8.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8(float* from, long fromStride, float* to, long toStride)
+    {
+        var r0 = Avx.LoadVector256(from); var r1 = Avx.LoadVector256(from + fromStride);
+        var r2 = Avx.LoadVector256(from + 2 * fromStride); var r3 = Avx.LoadVector256(from + 3 * fromStride);
+        var r4 = Avx.LoadVector256(from + 4 * fromStride); var r5 = Avx.LoadVector256(from + 5 * fromStride);
+        var r6 = Avx.LoadVector256(from + 6 * fromStride); var r7 = Avx.LoadVector256(from + 7 * fromStride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(to, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(to + toStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(to + 2 * toStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(to + 3 * toStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(to + 4 * toStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(to + 5 * toStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(to + 6 * toStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(to + 7 * toStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     private static unsafe void Multiply(Tensor a, Tensor packed, Tensor c, long groups, long bGroups, long m, long n, long k, bool accumulate)
