@@ -64,30 +64,63 @@ internal static class AttentionProducts
     /// <paramref name="a"/> [G, M, K], <paramref name="b"/> [Gb, N, K] with G a multiple of Gb (a [heads, …] operand
     /// shared by every batch row of a [batch·heads, …] one), result [G, M, N].
     /// </summary>
-    internal static unsafe Tensor TimesTransposed(Tensor a, Tensor b, Tensor? accumulate = null)
+    internal static Tensor TimesTransposed(Tensor a, Tensor b, Tensor? accumulate = null)
     {
-        long groups = a.shape[0], m = a.shape[1], k = a.shape[2], bGroups = b.shape[0], n = b.shape[1];
-        if (b.shape[2] != k || groups % bGroups != 0
+        if (b.dim() != 3 || b.shape[2] != a.shape[2])
+            throw new DebertaInputException($"AttentionProducts.TimesTransposed: a {Shapes.Format(a.shape)} and b {Shapes.Format(b.shape)} do not fit.");
+        using var packed = PackTransposed(b);
+        return TimesTransposed(a, packed, b.shape[1], accumulate);
+    }
+
+    /// <summary>
+    /// <see cref="TimesTransposed(Tensor, Tensor, Tensor?)"/> against a right operand packed once by
+    /// <see cref="PackTransposed"/> (<paramref name="n"/> = its rows), for products that share it (a layer's query chunks).
+    /// </summary>
+    internal static Tensor TimesTransposed(Tensor a, Tensor packed, long n, Tensor? accumulate)
+    {
+        long groups = a.shape[0], m = a.shape[1], k = a.shape[2], bGroups = packed.shape[0];
+        if (!FitsPacked(packed, n, k) || groups % bGroups != 0
             || (accumulate is not null && !accumulate.shape.SequenceEqual([groups, m, n])))
-            throw new DebertaInputException($"AttentionProducts.TimesTransposed: a {Shapes.Format(a.shape)}, b {Shapes.Format(b.shape)}" +
+            throw new DebertaInputException($"AttentionProducts.TimesTransposed: a {Shapes.Format(a.shape)}, b packed as {Shapes.Format(packed.shape)} for {n} rows" +
                                             $"{(accumulate is null ? "" : $" and accumulate {Shapes.Format(accumulate.shape)}")} do not fit.");
-        using var packed = Pack(b, bGroups, n, k, transposed: true);
         var c = accumulate ?? empty([groups, m, n], dtype: ScalarType.Float32);
         Multiply(a, packed, c, groups, bGroups, m, n, k, accumulate is not null);
         return c;
     }
 
     /// <summary>C[g] = A[g]·B[g]: <paramref name="a"/> [G, M, K], <paramref name="b"/> [G, K, N], result [G, M, N].</summary>
-    internal static unsafe Tensor Times(Tensor a, Tensor b)
+    internal static Tensor Times(Tensor a, Tensor b)
     {
-        long groups = a.shape[0], m = a.shape[1], k = a.shape[2], n = b.shape[2];
-        if (b.shape[0] != groups || b.shape[1] != k)
+        if (b.dim() != 3 || b.shape[0] != a.shape[0] || b.shape[1] != a.shape[2])
             throw new DebertaInputException($"AttentionProducts.Times: a {Shapes.Format(a.shape)} and b {Shapes.Format(b.shape)} do not fit.");
-        using var packed = Pack(b, groups, n, k, transposed: false);
+        using var packed = PackColumns(b);
+        return Times(a, packed, b.shape[2]);
+    }
+
+    /// <summary>
+    /// <see cref="Times(Tensor, Tensor)"/> against a right operand packed once by <see cref="PackColumns"/>
+    /// (<paramref name="n"/> = its columns).
+    /// </summary>
+    internal static Tensor Times(Tensor a, Tensor packed, long n)
+    {
+        long groups = a.shape[0], m = a.shape[1], k = a.shape[2];
+        if (!FitsPacked(packed, n, k) || packed.shape[0] != groups)
+            throw new DebertaInputException($"AttentionProducts.Times: a {Shapes.Format(a.shape)} and b packed as {Shapes.Format(packed.shape)} for {n} columns do not fit.");
         var c = empty([groups, m, n], dtype: ScalarType.Float32);
         Multiply(a, packed, c, groups, groups, m, n, k, accumulate: false);
         return c;
     }
+
+    /// <summary>B [Gb, N, K] packed for <see cref="TimesTransposed(Tensor, Tensor, long, Tensor?)"/> (the product takes Bᵀ).</summary>
+    internal static Tensor PackTransposed(Tensor b) => Pack(b, b.shape[0], b.shape[1], b.shape[2], transposed: true);
+
+    /// <summary>B [G, K, N] packed for <see cref="Times(Tensor, Tensor, long)"/>.</summary>
+    internal static Tensor PackColumns(Tensor b) => Pack(b, b.shape[0], b.shape[2], b.shape[1], transposed: false);
+
+    // As Pack makes them at the current lane count: [groups, panels, K, Panel] covering n columns.
+    private static bool FitsPacked(Tensor packed, long n, long k) =>
+        packed.dim() == 4 && packed.shape[3] == Panel && packed.shape[2] == k && n > 0
+        && packed.shape[1] == (n + Panel - 1) / Panel;
 
     /// <summary>
     /// B in column panels: [Gb, panels, K, Panel], panel p holding columns p·Panel … (p+1)·Panel − 1 for every k,

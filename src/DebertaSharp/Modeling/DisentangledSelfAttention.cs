@@ -303,20 +303,20 @@ public sealed class DisentangledSelfAttention : nn.Module
         RelativeContext? relative, bool outputAttentions)
     {
         var bias = PositionBias(q, k, relative, context.Path == AttentionPath.Shifted);   // [B, heads, Lq, Lk] or null
-        return Attend(q, k, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions, context.Options);
+        return Attend(q, k, v, bias, context.AdditiveMask, context.QueryRowMask, outputAttentions, context.Options, null);
     }
 
     /// <summary>
     /// softmax(q·kᵀ + bias + mask)·v for scaled <paramref name="q"/>, with fully masked query rows zeroed: through
     /// <c>scaled_dot_product_attention</c> where <see cref="AttentionOptions.UseScaledDotProductAttention"/> says so
     /// and no probabilities are needed (returned, talking heads, dropout), otherwise with the bias added inside the
-    /// batched product (<c>baddbmm</c>).
+    /// batched product (<c>baddbmm</c>). <paramref name="panels"/>: k and v packed once for the managed products by
+    /// <see cref="PackKeysAndValues"/> (the chunked path's chunks share them), or null.
     /// </summary>
     private (Tensor Context, Tensor? Probabilities) Attend(Tensor q, Tensor k, Tensor v, Tensor? bias, Tensor? additive,
-        Tensor? rows, bool outputAttentions, AttentionOptions options)
+        Tensor? rows, bool outputAttentions, AttentionOptions options, (Tensor Keys, Tensor Values)? panels)
     {
-        bool fused = options.UseScaledDotProductAttention ?? q.device_type == DeviceType.CUDA;
-        if (fused && !outputAttentions && head_logits_proj is null && !DropoutActive)
+        if (UsesScaledDotProductAttention(q, outputAttentions, options))
         {
             var mask = bias is null ? additive : additive is null ? bias : bias.add_(additive);
             // SDPA divides by √d itself (it has no scale argument): hand it q·√d so that q is divided by √(d·sf) once.
@@ -327,7 +327,8 @@ public sealed class DisentangledSelfAttention : nn.Module
         var q3 = q.reshape(b * _heads, lq, _headSize);                                   // [B·heads, Lq, d]
         var bias3 = bias?.reshape(b * _heads, lq, lk);
         var k3 = k.reshape(b * _heads, lk, _headSize);
-        var scores = (AttentionProducts.Applies(q3, k3, bias3) ? AttentionProducts.TimesTransposed(q3, k3, bias3)
+        var scores = (AttentionProducts.Applies(q3, k3, bias3)
+                ? panels is { } packed ? AttentionProducts.TimesTransposed(q3, packed.Keys, lk, bias3) : AttentionProducts.TimesTransposed(q3, k3, bias3)
                 : bias3 is null ? q3.bmm(k3.transpose(1, 2)) : TensorOps.AddBatchedProduct(bias3, q3, k3.transpose(1, 2)))
             .view(b, _heads, lq, lk);                                                     // [B, heads, Lq, Lk]
         ForwardProfile.Mark("q·kᵀ + bias");
@@ -343,10 +344,30 @@ public sealed class DisentangledSelfAttention : nn.Module
         var probs3 = probs.reshape(b * _heads, lq, lk);
         var v3 = v.reshape(b * _heads, lk, _headSize);
         var attendedValues = AttentionProducts.Applies(probs3, v3)
-            ? AttentionProducts.Times(probs3, v3).view(b, _heads, lq, _headSize)
+            ? (panels is { } packedValues ? AttentionProducts.Times(probs3, packedValues.Values, _headSize) : AttentionProducts.Times(probs3, v3))
+                .view(b, _heads, lq, _headSize)
             : probs.matmul(v);                                                            // [B, heads, Lq, d]
         ForwardProfile.Mark("probabilities · v");
         return (attendedValues, probs);
+    }
+
+    private bool UsesScaledDotProductAttention(Tensor q, bool outputAttentions, AttentionOptions options) =>
+        (options.UseScaledDotProductAttention ?? q.device_type == DeviceType.CUDA)
+        && !outputAttentions && head_logits_proj is null && !DropoutActive;
+
+    /// <summary>
+    /// k as [B·heads, Lk, d] packed for q·kᵀ and v for probabilities·v, once for every query chunk (each chunk packed
+    /// its own copy of both before: 2 × 6 MB a chunk at 1×2048 for v3-base), or null where <see cref="Attend"/> does not
+    /// take the managed products.
+    /// </summary>
+    private (Tensor Keys, Tensor Values)? PackKeysAndValues(Tensor q, Tensor k, Tensor v, bool outputAttentions, AttentionOptions options)
+    {
+        if (UsesScaledDotProductAttention(q, outputAttentions, options)) return null;
+        long b = k.shape[0], lk = k.shape[2];
+        using var k3 = k.reshape(b * _heads, lk, _headSize);
+        using var v3 = v.reshape(b * _heads, lk, _headSize);
+        if (!AttentionProducts.Applies(k3, v3)) return null;
+        return (AttentionProducts.PackTransposed(k3), AttentionProducts.PackColumns(v3));
     }
 
     /// <summary>
@@ -371,6 +392,7 @@ public sealed class DisentangledSelfAttention : nn.Module
         int chunk = context.Options.QueryChunkSize;
         var outputs = new List<Tensor>();
         var probabilities = outputAttentions ? new List<Tensor>() : null;
+        var panels = PackKeysAndValues(q, k, v, outputAttentions, context.Options);
         for (long start = 0; start < lq; start += chunk)
         {
             using var scope = NewDisposeScope();
@@ -397,10 +419,12 @@ public sealed class DisentangledSelfAttention : nn.Module
             }
             var chunkAdditive = additive is null || additive.shape[2] == 1 ? additive : additive.narrow(2, start, n);
             var chunkRows = rowMask?.narrow(2, start, n);
-            var (attended, probs) = Attend(q.narrow(2, start, n), k, v, bias, chunkAdditive, chunkRows, outputAttentions, context.Options);
+            var (attended, probs) = Attend(q.narrow(2, start, n), k, v, bias, chunkAdditive, chunkRows, outputAttentions, context.Options, panels);
             outputs.Add(attended.MoveToOuterDisposeScope());
             if (probs is not null && probabilities is not null) probabilities.Add(probs.MoveToOuterDisposeScope());
         }
+        panels?.Keys.Dispose();
+        panels?.Values.Dispose();
         var attendedAll = outputs.Count == 1 ? outputs[0] : cat(outputs, 2);                                  // [B, heads, Lq, d]
         var allProbs = probabilities is null ? null : probabilities.Count == 1 ? probabilities[0] : cat(probabilities, 2);
         return (attendedAll, allProbs);

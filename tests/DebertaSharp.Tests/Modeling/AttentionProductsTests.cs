@@ -59,6 +59,11 @@ public class AttentionProductsTests
                 var result = AttentionProducts.TimesTransposed(a, b, summed);
                 AssertClose(expected + bias, result);
                 AssertClose(expected + bias, summed);                                      // written in place
+                var packed = AttentionProducts.PackTransposed(b);                          // packed once, as the query chunks share it
+                Assert.True(AttentionProducts.TimesTransposed(a, b).equal(AttentionProducts.TimesTransposed(a, packed, n, null)).all().item<bool>());
+                var again = bias.clone();
+                AttentionProducts.TimesTransposed(a, packed, n, again);
+                Assert.True(again.equal(summed).all().item<bool>());
             }
         });
     }
@@ -77,6 +82,7 @@ public class AttentionProductsTests
                 var a = randn([g, m, k], generator: generator);
                 var b = randn([g, k, n], generator: generator);
                 AssertClose(a.bmm(b), AttentionProducts.Times(a, b));
+                Assert.True(AttentionProducts.Times(a, b).equal(AttentionProducts.Times(a, AttentionProducts.PackColumns(b), n)).all().item<bool>());
             }
         });
     }
@@ -105,6 +111,12 @@ public class AttentionProductsTests
         Assert.Contains("[3, 4, 8]", e.Message);
         Assert.Throws<DebertaInputException>(() => AttentionProducts.Times(randn(2, 4, 8), randn(2, 7, 8)));
         Assert.Throws<DebertaInputException>(() => AttentionProducts.TimesTransposed(randn(2, 4, 8), randn(2, 5, 8), zeros(2, 4, 4)));
+        // A packed operand used for another column count or inner size than it was packed with.
+        var packed = AttentionProducts.PackTransposed(randn(2, 5, 8));
+        e = Assert.Throws<DebertaInputException>(() => AttentionProducts.TimesTransposed(randn(2, 4, 8), packed, 5 + 2 * AttentionProducts.Lanes, null));
+        Assert.Contains("packed", e.Message);
+        Assert.Throws<DebertaInputException>(() => AttentionProducts.TimesTransposed(randn(2, 4, 9), packed, 5, null));
+        Assert.Throws<DebertaInputException>(() => AttentionProducts.Times(randn(3, 4, 8), AttentionProducts.PackColumns(randn(2, 8, 5)), 5));
     }
 
     [Theory]
