@@ -107,6 +107,14 @@ public static class DenseKernels
         return "dense kernel: Auto — " + string.Join("; ", parts);
     }
 
+    /// <summary>
+    /// Calls of oneDNN's inner product in this process: tests tell the kernels apart by it, since on some CPUs the two
+    /// kernels round a product identically.
+    /// </summary>
+    internal static long OneDnnCalls => Interlocked.Read(ref _oneDnnCalls);
+
+    private static long _oneDnnCalls;
+
     /// <summary>Whether the call takes this class's path: float32 on the CPU, autograd off, a 2-D weight, rows present.</summary>
     internal static bool Applies(Tensor x, Tensor weight, Tensor? bias) =>
         _kernel != DenseKernel.Torch && OneDnnOps.IsAvailable && !is_grad_enabled()
@@ -207,6 +215,7 @@ public static class DenseKernels
     // The product itself, for callers that have checked the operands (Linear's callers through Applies).
     private static Tensor OneDnnChecked(Tensor x, Tensor weight, Tensor? bias, bool gelu, Tensor? packed = null)
     {
+        Interlocked.Increment(ref _oneDnnCalls);
         using var scope = NewDisposeScope();
         long[] outShape = [.. x.shape[..^1], weight.shape[0]];
         var rows = x.reshape(-1, x.shape[^1]).contiguous();                        // [rows, in]
