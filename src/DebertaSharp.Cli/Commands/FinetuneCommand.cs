@@ -125,7 +125,7 @@ internal static class FinetuneCommand
         var warmup = new Option<double>("--warmup") { Description = "Linear warm-up: a share of all steps when below 1 (0.06), else a number of steps.", DefaultValueFactory = _ => 0 };
         var schedule = new Option<string>("--schedule") { Description = "Learning rate after warm-up: linear, cosine or constant.", DefaultValueFactory = _ => "linear" };
         schedule.AcceptOnlyFromAmong("linear", "cosine", "constant");
-        var precision = new Option<string>("--mixed-precision") { Description = "Matrix products in bf16 (fast on CPUs with avx512_bf16/AMX) or fp16 (with loss scaling; slow on the CPU); weights, optimizer, LayerNorm, softmax and loss stay float32.", DefaultValueFactory = _ => "none" };
+        var precision = new Option<string>("--mixed-precision") { Description = "Matrix products in bf16 (fast with AMX or on AMD CPUs with avx512_bf16; slower than float32 on Intel CPUs without AMX: measure with `deberta bench train`) or fp16 (with loss scaling; slow on the CPU); weights, optimizer, LayerNorm, softmax and loss stay float32.", DefaultValueFactory = _ => "none" };
         precision.AcceptOnlyFromAmong(Precisions);
         var weightDecay = new Option<double>("--weight-decay") { Description = "Decoupled weight decay (not on biases and LayerNorm).", DefaultValueFactory = _ => 0.01 };
         var clip = new Option<double>("--max-grad-norm") { Description = "Gradient-norm clipping (0 turns it off).", DefaultValueFactory = _ => 1.0 };
