@@ -75,59 +75,59 @@ internal static class PositionBiasKernel
         if (p is not null) p += bh * keys * rows;
         for (long j0 = 0; j0 < keys; j0 += KeyRun)
         {
-        int n = (int)Math.Min(KeyRun, keys - j0);
-        float* o = output + (bh * count + i0) * keys + j0;
-        for (long i = i0; i < i1; i++, o += keys)
-        {
-            long q = start + i;
-            int* distRow = dist + q + keys - 1 - j0;                               // distRow[−j] = row(q − (j0 + j))
-            // Eight keys per step with independent loads (scalar: gathers measured 2.5× slower on a Zen 5, and the
-            // one-key loop's index arithmetic took twice as long as the loads it fed).
-            float* cRow = c is null ? null : c + q * rows;
-            float* pRow = p is null ? null : p + j0 * rows;
-            int j = 0;
-            if (c is not null && p is not null)
+            int n = (int)Math.Min(KeyRun, keys - j0);
+            float* o = output + (bh * count + i0) * keys + j0;
+            for (long i = i0; i < i1; i++, o += keys)
             {
-                for (; j + 8 <= n; j += 8, pRow += 8 * rows)
+                long q = start + i;
+                int* distRow = dist + q + keys - 1 - j0;                               // distRow[−j] = row(q − (j0 + j))
+                // Eight keys per step with independent loads (scalar: gathers measured 2.5× slower on a Zen 5, and the
+                // one-key loop's index arithmetic took twice as long as the loads it fed).
+                float* cRow = c is null ? null : c + q * rows;
+                float* pRow = p is null ? null : p + j0 * rows;
+                int j = 0;
+                if (c is not null && p is not null)
                 {
-                    int* d = distRow - j;
-                    long r0 = d[0], r1 = d[-1], r2 = d[-2], r3 = d[-3], r4 = d[-4], r5 = d[-5], r6 = d[-6], r7 = d[-7];
-                    o[j] = pRow[r0] + cRow[r0];
-                    o[j + 1] = pRow[rows + r1] + cRow[r1];
-                    o[j + 2] = pRow[2 * rows + r2] + cRow[r2];
-                    o[j + 3] = pRow[3 * rows + r3] + cRow[r3];
-                    o[j + 4] = pRow[4 * rows + r4] + cRow[r4];
-                    o[j + 5] = pRow[5 * rows + r5] + cRow[r5];
-                    o[j + 6] = pRow[6 * rows + r6] + cRow[r6];
-                    o[j + 7] = pRow[7 * rows + r7] + cRow[r7];
+                    for (; j + 8 <= n; j += 8, pRow += 8 * rows)
+                    {
+                        int* d = distRow - j;
+                        long r0 = d[0], r1 = d[-1], r2 = d[-2], r3 = d[-3], r4 = d[-4], r5 = d[-5], r6 = d[-6], r7 = d[-7];
+                        o[j] = pRow[r0] + cRow[r0];
+                        o[j + 1] = pRow[rows + r1] + cRow[r1];
+                        o[j + 2] = pRow[2 * rows + r2] + cRow[r2];
+                        o[j + 3] = pRow[3 * rows + r3] + cRow[r3];
+                        o[j + 4] = pRow[4 * rows + r4] + cRow[r4];
+                        o[j + 5] = pRow[5 * rows + r5] + cRow[r5];
+                        o[j + 6] = pRow[6 * rows + r6] + cRow[r6];
+                        o[j + 7] = pRow[7 * rows + r7] + cRow[r7];
+                    }
+                    for (; j < n; j++, pRow += rows)
+                    {
+                        int r = distRow[-j];
+                        o[j] = pRow[r] + cRow[r];
+                    }
                 }
-                for (; j < n; j++, pRow += rows)
+                else if (c is not null)
                 {
-                    int r = distRow[-j];
-                    o[j] = pRow[r] + cRow[r];
+                    for (; j + 8 <= n; j += 8)
+                    {
+                        int* d = distRow - j;
+                        o[j] = cRow![d[0]]; o[j + 1] = cRow[d[-1]]; o[j + 2] = cRow[d[-2]]; o[j + 3] = cRow[d[-3]];
+                        o[j + 4] = cRow[d[-4]]; o[j + 5] = cRow[d[-5]]; o[j + 6] = cRow[d[-6]]; o[j + 7] = cRow[d[-7]];
+                    }
+                    for (; j < n; j++) o[j] = cRow![distRow[-j]];
+                }
+                else
+                {
+                    for (; j + 8 <= n; j += 8, pRow += 8 * rows)
+                    {
+                        int* d = distRow - j;
+                        o[j] = pRow[d[0]]; o[j + 1] = pRow[rows + d[-1]]; o[j + 2] = pRow[2 * rows + d[-2]]; o[j + 3] = pRow[3 * rows + d[-3]];
+                        o[j + 4] = pRow[4 * rows + d[-4]]; o[j + 5] = pRow[5 * rows + d[-5]]; o[j + 6] = pRow[6 * rows + d[-6]]; o[j + 7] = pRow[7 * rows + d[-7]];
+                    }
+                    for (; j < n; j++, pRow += rows) o[j] = pRow[distRow[-j]];
                 }
             }
-            else if (c is not null)
-            {
-                for (; j + 8 <= n; j += 8)
-                {
-                    int* d = distRow - j;
-                    o[j] = cRow![d[0]]; o[j + 1] = cRow[d[-1]]; o[j + 2] = cRow[d[-2]]; o[j + 3] = cRow[d[-3]];
-                    o[j + 4] = cRow[d[-4]]; o[j + 5] = cRow[d[-5]]; o[j + 6] = cRow[d[-6]]; o[j + 7] = cRow[d[-7]];
-                }
-                for (; j < n; j++) o[j] = cRow![distRow[-j]];
-            }
-            else
-            {
-                for (; j + 8 <= n; j += 8, pRow += 8 * rows)
-                {
-                    int* d = distRow - j;
-                    o[j] = pRow[d[0]]; o[j + 1] = pRow[rows + d[-1]]; o[j + 2] = pRow[2 * rows + d[-2]]; o[j + 3] = pRow[3 * rows + d[-3]];
-                    o[j + 4] = pRow[4 * rows + d[-4]]; o[j + 5] = pRow[5 * rows + d[-5]]; o[j + 6] = pRow[6 * rows + d[-6]]; o[j + 7] = pRow[7 * rows + d[-7]];
-                }
-                for (; j < n; j++, pRow += rows) o[j] = pRow[distRow[-j]];
-            }
-        }
         }
     }
 
@@ -158,38 +158,38 @@ internal static class PositionBiasKernel
         long pStep = width - 1;                                                    // p2c[j, i − j + Lk − 1]: one row down, one column left
         for (long j0 = 0; j0 < keys; j0 += KeyRun)
         {
-        int n = (int)Math.Min(KeyRun, keys - j0);
-        float* o = output + (bh * queries + i0) * keys + j0;
-        for (long i = i0; i < i1; i++, o += keys)
-        {
-            float* cRow = c is null ? null : c + i * width + queries - 1 - i + j0;  // cRow[j] = c2p[i, (j0 + j) − i + Lq − 1]
-            float* pAt = p is null ? null : p + j0 * width + i + keys - 1 - j0;    // pAt[j·(W − 1)] = p2c[j0 + j, i − (j0 + j) + Lk − 1]
-            int j = 0;
-            if (c is not null && p is not null)
+            int n = (int)Math.Min(KeyRun, keys - j0);
+            float* o = output + (bh * queries + i0) * keys + j0;
+            for (long i = i0; i < i1; i++, o += keys)
             {
-                for (; j + 8 <= n; j += 8, pAt += 8 * pStep)                    // eight keys per step, as in GatheredBlock
+                float* cRow = c is null ? null : c + i * width + queries - 1 - i + j0;  // cRow[j] = c2p[i, (j0 + j) − i + Lq − 1]
+                float* pAt = p is null ? null : p + j0 * width + i + keys - 1 - j0;    // pAt[j·(W − 1)] = p2c[j0 + j, i − (j0 + j) + Lk − 1]
+                int j = 0;
+                if (c is not null && p is not null)
                 {
-                    o[j] = pAt[0] + cRow![j]; o[j + 1] = pAt[pStep] + cRow[j + 1];
-                    o[j + 2] = pAt[2 * pStep] + cRow[j + 2]; o[j + 3] = pAt[3 * pStep] + cRow[j + 3];
-                    o[j + 4] = pAt[4 * pStep] + cRow[j + 4]; o[j + 5] = pAt[5 * pStep] + cRow[j + 5];
-                    o[j + 6] = pAt[6 * pStep] + cRow[j + 6]; o[j + 7] = pAt[7 * pStep] + cRow[j + 7];
+                    for (; j + 8 <= n; j += 8, pAt += 8 * pStep)                    // eight keys per step, as in GatheredBlock
+                    {
+                        o[j] = pAt[0] + cRow![j]; o[j + 1] = pAt[pStep] + cRow[j + 1];
+                        o[j + 2] = pAt[2 * pStep] + cRow[j + 2]; o[j + 3] = pAt[3 * pStep] + cRow[j + 3];
+                        o[j + 4] = pAt[4 * pStep] + cRow[j + 4]; o[j + 5] = pAt[5 * pStep] + cRow[j + 5];
+                        o[j + 6] = pAt[6 * pStep] + cRow[j + 6]; o[j + 7] = pAt[7 * pStep] + cRow[j + 7];
+                    }
+                    for (; j < n; j++, pAt += pStep) o[j] = *pAt + cRow![j];
                 }
-                for (; j < n; j++, pAt += pStep) o[j] = *pAt + cRow![j];
-            }
-            else if (c is not null)
-            {
-                new ReadOnlySpan<float>(cRow, n).CopyTo(new Span<float>(o, n));
-            }
-            else
-            {
-                for (; j + 8 <= n; j += 8, pAt += 8 * pStep)
+                else if (c is not null)
                 {
-                    o[j] = pAt[0]; o[j + 1] = pAt[pStep]; o[j + 2] = pAt[2 * pStep]; o[j + 3] = pAt[3 * pStep];
-                    o[j + 4] = pAt[4 * pStep]; o[j + 5] = pAt[5 * pStep]; o[j + 6] = pAt[6 * pStep]; o[j + 7] = pAt[7 * pStep];
+                    new ReadOnlySpan<float>(cRow, n).CopyTo(new Span<float>(o, n));
                 }
-                for (; j < n; j++, pAt += pStep) o[j] = *pAt;
+                else
+                {
+                    for (; j + 8 <= n; j += 8, pAt += 8 * pStep)
+                    {
+                        o[j] = pAt[0]; o[j + 1] = pAt[pStep]; o[j + 2] = pAt[2 * pStep]; o[j + 3] = pAt[3 * pStep];
+                        o[j + 4] = pAt[4 * pStep]; o[j + 5] = pAt[5 * pStep]; o[j + 6] = pAt[6 * pStep]; o[j + 7] = pAt[7 * pStep];
+                    }
+                    for (; j < n; j++, pAt += pStep) o[j] = *pAt;
+                }
             }
-        }
         }
     }
 }
