@@ -66,8 +66,8 @@ internal static class AttentionProducts
     /// </summary>
     internal static Tensor TimesTransposed(Tensor a, Tensor b, Tensor? accumulate = null)
     {
-        if (b.dim() != 3 || b.shape[2] != a.shape[2])
-            throw new DebertaInputException($"AttentionProducts.TimesTransposed: a {Shapes.Format(a.shape)} and b {Shapes.Format(b.shape)} do not fit.");
+        bool fits = b.dim() == 3 && b.shape[2] == a.shape[2];
+        CheckTimesTransposed(a, fits, fits ? b.shape[0] : 0, fits ? b.shape[1] : 0, accumulate, $"b {Shapes.Format(b.shape)}");   // before packing
         using var packed = PackTransposed(b);
         return TimesTransposed(a, packed, b.shape[1], accumulate);
     }
@@ -79,13 +79,19 @@ internal static class AttentionProducts
     internal static Tensor TimesTransposed(Tensor a, Tensor packed, long n, Tensor? accumulate)
     {
         long groups = a.shape[0], m = a.shape[1], k = a.shape[2], bGroups = packed.shape[0];
-        if (!FitsPacked(packed, n, k) || groups % bGroups != 0
-            || (accumulate is not null && !accumulate.shape.SequenceEqual([groups, m, n])))
-            throw new DebertaInputException($"AttentionProducts.TimesTransposed: a {Shapes.Format(a.shape)}, b packed as {Shapes.Format(packed.shape)} for {n} rows" +
-                                            $"{(accumulate is null ? "" : $" and accumulate {Shapes.Format(accumulate.shape)}")} do not fit.");
+        CheckTimesTransposed(a, FitsPacked(packed, n, k), bGroups, n, accumulate, $"b packed as {Shapes.Format(packed.shape)} for {n} rows");
         var c = accumulate ?? empty([groups, m, n], dtype: ScalarType.Float32);
         Multiply(a, packed, c, groups, bGroups, m, n, k, accumulate is not null);
         return c;
+    }
+
+    // The one shape check of both TimesTransposed forms: b (however held) fits a, its groups divide a's, accumulate is [G, M, N].
+    private static void CheckTimesTransposed(Tensor a, bool bFits, long bGroups, long n, Tensor? accumulate, string b)
+    {
+        if (!bFits || bGroups == 0 || a.shape[0] % bGroups != 0
+            || (accumulate is not null && !accumulate.shape.SequenceEqual([a.shape[0], a.shape[1], n])))
+            throw new DebertaInputException($"AttentionProducts.TimesTransposed: a {Shapes.Format(a.shape)}, {b}" +
+                                            $"{(accumulate is null ? "" : $" and accumulate {Shapes.Format(accumulate.shape)}")} do not fit.");
     }
 
     /// <summary>C[g] = A[g]·B[g]: <paramref name="a"/> [G, M, K], <paramref name="b"/> [G, K, N], result [G, M, N].</summary>
